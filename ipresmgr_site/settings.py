@@ -1,0 +1,166 @@
+"""Settings for IPResMgr. Everything comes from the environment, with safe defaults."""
+
+import os
+from pathlib import Path
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    return os.environ.get(name, str(default)).strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+DEBUG = env_bool("DEBUG")
+SECRET_KEY = os.environ.get("IPRESMGR_SECRET_KEY") or os.environ.get("DJANGO_SECRET_KEY", "")
+if not SECRET_KEY:
+    if not DEBUG and os.environ.get("IPRESMGR_REQUIRE_SECRET_KEY"):
+        raise RuntimeError("IPRESMGR_SECRET_KEY must be set")
+    # Only sessions of the admin depend on it; API tokens are hashed without it.
+    SECRET_KEY = "insecure-development-key-set-IPRESMGR_SECRET_KEY-in-production"
+ALLOWED_HOSTS = [h.strip() for h in os.environ.get("ALLOWED_HOSTS", "*").split(",") if h.strip()]
+CSRF_TRUSTED_ORIGINS = [o.strip() for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "pools",
+    "leases",
+]
+
+MIDDLEWARE = [
+    "pools.api.V1JsonErrorsMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "ipresmgr_site.urls"
+APPEND_SLASH = False
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "ipresmgr_site.wsgi.application"
+
+# Databases: SQLite by default, PostgreSQL when DATABASE_URL says so.
+DATABASE_URL = os.environ.get("DATABASE_URL", "")
+DB_STATEMENT_TIMEOUT_MS = env_int("IPRESMGR_DB_STATEMENT_TIMEOUT_MS", 5000)
+DB_LOCK_TIMEOUT_MS = env_int("IPRESMGR_DB_LOCK_TIMEOUT_MS", 3000)
+DB_CONNECT_TIMEOUT_S = env_int("IPRESMGR_DB_CONNECT_TIMEOUT_S", 3)
+
+if DATABASE_URL:
+    _db = dj_database_url.parse(DATABASE_URL, conn_max_age=600, conn_health_checks=True)
+    _db.setdefault("OPTIONS", {})
+    _db["OPTIONS"].setdefault("connect_timeout", DB_CONNECT_TIMEOUT_S)
+    # Bounded waits: no request hangs on a lock queue or a dead server.
+    _db["OPTIONS"].setdefault(
+        "options",
+        f"-c statement_timeout={DB_STATEMENT_TIMEOUT_MS} -c lock_timeout={DB_LOCK_TIMEOUT_MS}"
+        " -c idle_in_transaction_session_timeout=30000",
+    )
+    _db.setdefault("TEST", {})
+    if os.environ.get("IPRESMGR_TEST_DB_NAME"):
+        _db["TEST"]["NAME"] = os.environ["IPRESMGR_TEST_DB_NAME"]
+else:
+    _db = {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": os.environ.get("IPRESMGR_SQLITE_PATH", str(BASE_DIR / "db.sqlite3")),
+        "OPTIONS": {
+            # Writers queue on one lock taken at BEGIN, so no "database is locked" mid-transaction.
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 30,
+            "init_command": ("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=30000;"),
+        },
+    }
+DATABASES = {"default": _db}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+# Serve from the apps' folders when collectstatic has not run (dev, tests, demo).
+WHITENOISE_USE_FINDERS = True
+
+# Contract bodies are small; anything bigger is refused with Code 1 / HTTP 413.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["pools.auth.BearerTokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": [],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "pools.api.envelope_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": None,
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "IPResMgr API",
+    "DESCRIPTION": "IP address management for Kubernetes pods on underlay networks.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+# Domain settings.
+IPRESMGR_SURGE_PERCENT = env_int("IPRESMGR_SURGE_PERCENT", 25)
+IPRESMGR_RELEASE_GRACE_SECONDS = env_int("IPRESMGR_RELEASE_GRACE_SECONDS", 0)
+IPRESMGR_ALLOW_ANONYMOUS = env_bool("IPRESMGR_ALLOW_ANONYMOUS")
+# One call may reserve at most this many addresses (a bound on one transaction's size).
+IPRESMGR_MAX_RESERVE_PER_CALL = env_int("IPRESMGR_MAX_RESERVE_PER_CALL", 100_000)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
+}

@@ -1,0 +1,16 @@
+from django.contrib import admin
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from pools.api import V1NotFound
+
+urlpatterns = [
+    path("", include("pools.urls")),
+    path("", include("leases.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    path("admin/", admin.site.urls),
+    # Must stay last: any other /v1/ path answers the JSON envelope, not an HTML 404.
+    re_path(r"^v1/", V1NotFound.as_view()),
+]

@@ -1,0 +1,8 @@
+from django.urls import path
+
+from leases import views
+
+urlpatterns = [
+    path("v1/ip/require", views.RequireIPView.as_view(), name="ip-require"),
+    path("v1/ip/release", views.ReleaseIPView.as_view(), name="ip-release"),
+]

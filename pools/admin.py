@@ -1,0 +1,1 @@
+"""Admin console (see issue: the operators console)."""

@@ -1,0 +1,26 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from pools import services
+from pools.api import CLUSTER_ID
+from pools.choices import AdminAction
+from pools.domain import COMMAND_LINE, CallContext
+from pools.errors import ServiceError
+
+
+class Command(BaseCommand):
+    help = "Register a cluster and print its first token alone on the last line."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--cluster-id", required=True)
+        parser.add_argument("--description", default="")
+
+    def handle(self, *args, cluster_id, description, **options):
+        if not CLUSTER_ID.match(cluster_id):
+            raise CommandError("--cluster-id must be 1-128 of letters, digits, '-', '_', '.'")
+        ctx = CallContext(actor=COMMAND_LINE, admin_action=AdminAction.CLUSTER_CREATE)
+        try:
+            cluster, key = services.cluster_create(ctx=ctx, cluster_id=cluster_id, description=description)
+        except ServiceError as exc:
+            raise CommandError(exc.msg) from None
+        self.stdout.write(f"Registered cluster {cluster.cluster_id}. Its token (shown once):")
+        self.stdout.write(key)

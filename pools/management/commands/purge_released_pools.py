@@ -1,0 +1,14 @@
+from django.core.management.base import BaseCommand
+
+from pools import services
+from pools.choices import AdminAction
+from pools.domain import COMMAND_LINE, CallContext
+
+
+class Command(BaseCommand):
+    help = "Return to their subnets the idle addresses of released pools whose grace has run out."
+
+    def handle(self, *args, **options):
+        ctx = CallContext(actor=COMMAND_LINE, admin_action=AdminAction.EXPIRED_POOLS_PURGE)
+        purged = services.released_pools_purge(ctx=ctx)
+        self.stdout.write(f"{purged} addresses returned")

@@ -1,0 +1,54 @@
+"""The webhook's three pool calls. Each names its serializer, its ReqType and its service."""
+
+from drf_spectacular.utils import extend_schema
+
+from pools import services
+from pools.api import ContractView
+from pools.choices import ReqType
+from pools.serializers import CreateIPPoolRequest, ReleaseIPPoolRequest, ScaleIPPoolRequest, WebhookResponse
+
+
+@extend_schema(request=CreateIPPoolRequest, responses=WebhookResponse, tags=["webhook"])
+class CreateIPPoolView(ContractView):
+    request_serializer = CreateIPPoolRequest
+    req_type = ReqType.CREATE_IP_POOL
+
+    def perform(self, ctx, serializer):
+        data = serializer.validated_data
+        pool = services.pool_create(
+            ctx=ctx,
+            workload=serializer.workload(),
+            replicas=data["K8SApiResourceReplicas"],
+            net_regional_id=data["NetRegionalID"],
+            subnet_id=data["SubnetID"],
+            gateway=data["SubnetGatewayAddr"],
+        )
+        return f"pool ready: target {pool.target}, {pool.reserved_count} addresses reserved", {}
+
+
+@extend_schema(request=ReleaseIPPoolRequest, responses=WebhookResponse, tags=["webhook"])
+class ReleaseIPPoolView(ContractView):
+    request_serializer = ReleaseIPPoolRequest
+    req_type = ReqType.RELEASE_IP_POOL
+
+    def perform(self, ctx, serializer):
+        pool = services.pool_release(ctx=ctx, workload=serializer.workload())
+        if pool is None:
+            return "no active pool; nothing to do", {}
+        return f"pool released; {pool.reserved_count} addresses still bound or in grace", {}
+
+
+@extend_schema(request=ScaleIPPoolRequest, responses=WebhookResponse, tags=["webhook"])
+class ScaleIPPoolView(ContractView):
+    request_serializer = ScaleIPPoolRequest
+    req_type = ReqType.SCALE_IP_POOL
+
+    def perform(self, ctx, serializer):
+        data = serializer.validated_data
+        pool = services.pool_scale(
+            ctx=ctx,
+            workload=serializer.workload(),
+            new_target=data["K8SApiResourceNewReplicas"],
+            old_target=data["K8SApiResourceOldReplicas"],
+        )
+        return f"pool scaled: target {pool.target}, {pool.reserved_count} addresses reserved", {}
