@@ -35,7 +35,6 @@ REQ_ID_MAX = 128
 DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 CLUSTER_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
-PRINTABLE = re.compile(r"^[\x20-\x7e]+$")
 
 
 # Fields: refuse what Go's encoding/json would never send for these types ------------------------
@@ -69,7 +68,7 @@ class StrictCharField(serializers.CharField):
 
 def _pattern_validator(pattern: re.Pattern, message: str):
     def validate(value: str) -> None:
-        if not pattern.match(value):
+        if not pattern.fullmatch(value):
             raise serializers.ValidationError(message)
 
     return validate
@@ -109,9 +108,13 @@ def cluster_id_field(**kwargs):
     )
 
 
+def _printable_validator(value: str) -> None:
+    if not value.isprintable():
+        raise serializers.ValidationError("must be printable characters (no control characters)")
+
+
 def opaque_id_field(*, allow_blank: bool = False, **kwargs):
-    validators = [_pattern_validator(PRINTABLE, "must be printable ASCII characters")]
-    return StrictCharField(max_length=128, allow_blank=allow_blank, validators=validators, **kwargs)
+    return StrictCharField(max_length=128, allow_blank=allow_blank, validators=[_printable_validator], **kwargs)
 
 
 def ip_field(*, allow_blank: bool = False, **kwargs):

@@ -15,7 +15,7 @@ class Command(BaseCommand):
         parser.add_argument("--description", default="")
 
     def handle(self, *args, cluster_id, description, **options):
-        if not CLUSTER_ID.match(cluster_id):
+        if not CLUSTER_ID.fullmatch(cluster_id):
             raise CommandError("--cluster-id must be 1-128 of letters, digits, '-', '_', '.'")
         ctx = CallContext(actor=COMMAND_LINE, admin_action=AdminAction.CLUSTER_CREATE)
         try:

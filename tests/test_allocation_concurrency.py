@@ -1,0 +1,105 @@
+"""Many threads, each on its own PostgreSQL connection, hitting one pool at once."""
+
+import random
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from django.db import connections
+from django.db.models import Count
+
+from pools.models import Address, Pool
+from tests.conftest import V1
+
+pytestmark = [pytest.mark.postgres_only, pytest.mark.django_db(transaction=True)]
+
+THREADS = 48  # PostgreSQL's default max_connections is 100; leave room for others
+
+
+def in_parallel(calls):
+    """Run the calls on THREADS threads, each with its own database connection."""
+
+    def run(call):
+        try:
+            return call()
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=THREADS) as pool:
+        return list(pool.map(run, calls))
+
+
+def test_concurrent_requires_on_one_pool_get_distinct_addresses(cluster_token, subnet):
+    V1(cluster_token).create_pool(176)  # surge ceil(176 * 25%) = 44: 220 in all
+    pods = [f"pod-{n}" for n in range(230)]
+    answers = in_parallel([lambda pod=pod: V1(cluster_token).require(pod).json() for pod in pods])
+    granted = [a for a in answers if a["Code"] == 0]
+    assert len(granted) == 220
+    assert Counter(a["Code"] for a in answers) == {0: 220, 30: 10}
+    assert len({a["IP"] for a in granted}) == 220
+    assert len({a["MacAddr"] for a in granted}) == 220
+    pool = Pool.objects.get()
+    assert pool.reserved_count == Address.objects.count() == 220
+    assert Address.objects.filter(pod_id__isnull=False).count() == 220
+
+
+def test_concurrent_retries_of_one_pod_get_one_address(cluster_token, subnet):
+    V1(cluster_token).create_pool(5)
+    answers = in_parallel([lambda: V1(cluster_token).require("pod-1").json() for _ in range(20)])
+    assert {a["Code"] for a in answers} == {0}
+    assert len({a["IP"] for a in answers}) == 1
+    assert Address.objects.filter(pod_id="pod-1").count() == 1
+
+
+def test_concurrent_creates_of_one_workload_make_one_pool(cluster_token, subnet):
+    answers = in_parallel([lambda: V1(cluster_token).create_pool(10).json() for _ in range(20)])
+    assert {a["Code"] for a in answers} == {0}
+    assert Pool.objects.count() == 1 and Address.objects.count() == 10
+
+
+def test_concurrent_require_and_release_leave_the_pool_consistent(cluster_token, subnet):
+    V1(cluster_token).create_pool(20)  # surge 5
+    rng = random.Random(7)
+    pods = [f"pod-{n}" for n in range(30)]
+
+    def churn(seed):
+        client, local = V1(cluster_token), random.Random(seed)
+        log = []
+        for _ in range(12):
+            pod = local.choice(pods)
+            if local.random() < 0.55:
+                log.append(("require", pod, client.require(pod).json()))
+            else:
+                log.append(("release", pod, client.release(pod).json()))
+        return log
+
+    seeds = [rng.random() for _ in range(THREADS)]
+    logs = in_parallel([lambda seed=seed: churn(seed) for seed in seeds])
+    codes = Counter(entry[2]["Code"] for log in logs for entry in log)
+    assert set(codes) <= {0, 30}, codes
+    pool = Pool.objects.get()
+    assert pool.reserved_count == Address.objects.count()
+    assert 20 <= pool.reserved_count <= 25
+    per_pod = Address.objects.filter(pod_id__isnull=False).values("pod_id").annotate(n=Count("id"))
+    assert all(row["n"] == 1 for row in per_pod)
+    ips = list(Address.objects.values_list("ip", flat=True))
+    assert len(ips) == len(set(ips))
+    # Once everyone lets go, all addresses are idle and the pool is back at its target.
+    in_parallel([lambda pod=pod: V1(cluster_token).release(pod).json() for pod in pods])
+    pool.refresh_from_db()
+    assert pool.reserved_count == Address.objects.count() == 20
+    assert not Address.objects.filter(pod_id__isnull=False).exists()
+
+
+def test_requires_on_different_pools_do_not_interfere(cluster_token, subnet):
+    client = V1(cluster_token)
+    for name in ("a", "b", "c", "d"):
+        client.create_pool(25, name=name)
+    calls = [
+        lambda n=n, name=name: V1(cluster_token).require(f"{name}-{n}", name=name).json()
+        for name in "abcd"
+        for n in range(25)
+    ]
+    answers = in_parallel(calls)
+    assert {a["Code"] for a in answers} == {0}
+    assert len({a["IP"] for a in answers}) == 100
