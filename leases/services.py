@@ -24,6 +24,7 @@ class Lease:
     mac: str
     port_id: str
     gateway: str
+    msg: str
 
 
 @transaction.atomic
@@ -61,7 +62,7 @@ def ip_require(*, ctx: CallContext, workload: Workload, pod_id: str, resource_id
             (address,) = reserve_addresses(pool=pool, count=1, now=now, bind_pod=pod_id, resource_id=resource_id)
             msg = f"surge address reserved ({pool.reserved_count} of at most {limit})"
     audit_record(ctx, workload=workload, pod_id=pod_id, ip=address.ip, subnet_id=pool.subnet.subnet_id, msg=msg, at=now)
-    return Lease(ip=address.ip, mac=address.mac, port_id=str(address.port_id), gateway=pool.subnet.gateway)
+    return Lease(ip=address.ip, mac=address.mac, port_id=str(address.port_id), gateway=pool.subnet.gateway, msg=msg)
 
 
 def unbind(*, pool: Pool, address: Address, now) -> str:

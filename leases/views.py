@@ -20,7 +20,7 @@ class RequireIPView(ContractView):
             ctx=ctx, workload=serializer.workload(), pod_id=data["K8SPodID"], resource_id=data["K8SApiResourceID"]
         )
         extra = {"IP": lease.ip, "MacAddr": lease.mac, "PortID": lease.port_id, "SubnetGatewayAddr": lease.gateway}
-        return "ok", extra
+        return lease.msg, extra
 
 
 @extend_schema(request=ReleaseIPRequest, responses=ReleaseIPResponse, tags=["ipam"])

@@ -7,5 +7,6 @@ bash scripts/setup.sh
 unset DATABASE_URL
 PORT=${PORT:-8000}
 python manage.py migrate --no-input -v0
+python manage.py collectstatic --no-input -v0
 python manage.py demo --base-url "http://127.0.0.1:$PORT"
 exec gunicorn ipresmgr_site.wsgi --bind "127.0.0.1:$PORT" --workers 2 --threads 4 --access-logfile -
