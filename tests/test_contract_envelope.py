@@ -185,3 +185,9 @@ def test_unexpected_exception_is_500_code_99_envelope(v1):
     body = assert_envelope(response, 500, 99)
     assert body["ReqID"] == "bad-1" and "boom" not in body["Msg"]
     assert AuditEvent.objects.filter(code=99, req_id="bad-1").exists()
+
+
+def test_errors_raised_before_the_view_still_answer_the_envelope(v1, settings):
+    settings.ALLOWED_HOSTS = ["ipresmgr.example"]
+    response = v1.client.post("/v1/ip/require", REQUIRE, format="json", HTTP_HOST="evil.example")
+    assert_envelope(response, 400, 1)
