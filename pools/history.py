@@ -1,4 +1,7 @@
-"""Who held an address when: answered from the audit log, which outlives the address rows."""
+"""Who held an address when: answered from the audit log, which outlives the address rows.
+
+Every query here walks an index of the audit log: (ip, at) to find the binding, then
+(pod_id, at) to find how it ended (a ReleaseIP may name several IPs in one event)."""
 
 from __future__ import annotations
 
@@ -21,43 +24,42 @@ class Holding:
     pod_id: str | None
     bound_event: AuditEvent | None  # the RequireIP that bound it
     ended_event: AuditEvent | None  # the release that ended that binding (before or after `at`)
-    evidence: list[AuditEvent]  # the events for this IP around `at`, newest first
-
-
-def _binding_events(ip: str):
-    """Successful events that bind or unbind `ip`. A ReleaseIP may list several IPs."""
-    return AuditEvent.objects.filter(code=Code.SUCCESS).filter(
-        Q(req_type=ReqType.REQUIRE_IP, ip=ip)
-        | Q(req_type=ReqType.RELEASE_IP, ip__contains=ip)
-        | Q(admin_action=AdminAction.BINDING_FORCE_RELEASE, ip=ip)
-    )
+    evidence: list[AuditEvent]  # the latest events for this IP up to `at`, newest first
 
 
 def _names_ip(event: AuditEvent, ip: str) -> bool:
     return ip in [part.strip() for part in event.ip.split(",")]
 
 
-def _is_bind(event: AuditEvent) -> bool:
-    return event.req_type == ReqType.REQUIRE_IP
+def _releases_by(pod_id: str, ip: str):
+    """Successful releases of `ip` by `pod_id` (its own ReleaseIP or a console force-release)."""
+    events = AuditEvent.objects.filter(pod_id=pod_id, code=Code.SUCCESS).filter(
+        Q(req_type=ReqType.RELEASE_IP) | Q(admin_action=AdminAction.BINDING_FORCE_RELEASE)
+    )
+    return events, lambda event: _names_ip(event, ip)
 
 
 def holder_at(*, ip: str, at: datetime) -> Holding:
     """Which pod held `ip` at `at`. Raises ValueError for text that is not an IP."""
     ip = str(addressing.parse_ip(ip))
-    before = [e for e in _binding_events(ip).filter(at__lte=at).order_by("-at", "-id")[:200] if _names_ip(e, ip)]
-    evidence = list(AuditEvent.objects.filter(Q(ip=ip) | Q(ip__contains=ip), at__lte=at).order_by("-at", "-id")[:20])
-    evidence = [e for e in evidence if _names_ip(e, ip)]
-    if not before:
+    evidence = list(AuditEvent.objects.filter(ip=ip, at__lte=at).order_by("-at", "-id")[:20])
+    bind = (
+        AuditEvent.objects.filter(ip=ip, req_type=ReqType.REQUIRE_IP, code=Code.SUCCESS, at__lte=at)
+        .order_by("-at", "-id")
+        .first()
+    )
+    if bind is None:
         return Holding(ip=ip, at=at, pod_id=None, bound_event=None, ended_event=None, evidence=evidence)
-    latest = before[0]
-    if not _is_bind(latest):
-        return Holding(ip=ip, at=at, pod_id=None, bound_event=None, ended_event=latest, evidence=evidence)
-    # A retried RequireIP writes another event for the same binding: take the first of the run.
-    bound = latest
-    for event in before[1:]:
-        if not _is_bind(event) or event.pod_id != latest.pod_id:
-            break
-        bound = event
-    after = [e for e in _binding_events(ip).filter(at__gt=at).order_by("at", "id")[:200] if _names_ip(e, ip)]
-    ended = next((e for e in after if not _is_bind(e) or e.pod_id != latest.pod_id), None)
-    return Holding(ip=ip, at=at, pod_id=latest.pod_id, bound_event=bound, ended_event=ended, evidence=evidence)
+    releases, names_ip = _releases_by(bind.pod_id, ip)
+    ended = next((e for e in releases.filter(at__gte=bind.at).order_by("at", "id")[:100] if names_ip(e)), None)
+    if ended is not None and ended.at <= at:
+        return Holding(ip=ip, at=at, pod_id=None, bound_event=bind, ended_event=ended, evidence=evidence)
+    # A retried RequireIP writes another event for the same binding: since = the first of the run.
+    before = next((e for e in releases.filter(at__lt=bind.at).order_by("-at", "-id")[:100] if names_ip(e)), None)
+    first = AuditEvent.objects.filter(
+        ip=ip, req_type=ReqType.REQUIRE_IP, code=Code.SUCCESS, pod_id=bind.pod_id, at__lte=bind.at
+    )
+    if before is not None:
+        first = first.filter(at__gt=before.at)
+    since = first.order_by("at", "id").first() or bind
+    return Holding(ip=ip, at=at, pod_id=bind.pod_id, bound_event=since, ended_event=ended, evidence=evidence)

@@ -13,7 +13,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from pools import addressing
@@ -456,14 +456,10 @@ def released_pools_purge(*, ctx: CallContext) -> int:
 def _reserved_outside(subnet: Subnet, network: addressing.IPNetwork, blocked: addressing.BlockedRanges) -> list[str]:
     """Reserved addresses of `subnet` a new definition would no longer hand out (a few, sorted)."""
     low, high = addressing.usable_bounds(network)
-    stranded = []
-    for ip, key in subnet.addresses.order_by("ip_key").values_list("ip", "ip_key"):
-        value = int(key, 16)
-        if addressing.parse_ip(ip).version != network.version or not low <= value <= high or blocked.contains(value):
-            stranded.append(ip)
-            if len(stranded) == 5:
-                break
-    return stranded
+    outside = Q(ip_key__lt=addressing.ip_key(low)) | Q(ip_key__gt=addressing.ip_key(high))
+    for first, last in blocked.ranges:
+        outside |= Q(ip_key__gte=addressing.ip_key(first), ip_key__lte=addressing.ip_key(last))
+    return list(subnet.addresses.filter(outside).order_by("ip_key").values_list("ip", flat=True)[:5])
 
 
 def subnet_check_update(*, subnet: Subnet, cidr: str, gateway: str, exclusions: list[str]) -> list[tuple[str, str]]:
@@ -497,6 +493,13 @@ def subnet_update(*, ctx: CallContext, subnet: Subnet, cidr: str, gateway: str, 
     network = addressing.parse_network(cidr)
     old_ranges = sorted(subnet.exclusions.values_list("first_ip", "last_ip"))
     before = f"{subnet.cidr} gateway {subnet.gateway} exclusions {old_ranges}"
+    same = (network, addressing.parse_ip(gateway), sorted(ranges)) == (
+        subnet.network,
+        addressing.parse_ip(subnet.gateway),
+        old_ranges,
+    )
+    if same:
+        return subnet  # nothing to change, nothing to audit
     reasons = {(e.first_ip, e.last_ip): e.reason for e in subnet.exclusions.all()}
     subnet.cidr, subnet.gateway, subnet.ip_version = str(network), str(addressing.parse_ip(gateway)), network.version
     subnet.save(update_fields=["cidr", "gateway", "ip_version"])

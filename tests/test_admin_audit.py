@@ -35,8 +35,8 @@ def test_filters_by_req_type_code_cluster_namespace_and_admin_action(admin_clien
     assert {e.namespace for e in _listed(admin_client, {"namespace": "other"})} == {"other"}
     assert len(_listed(admin_client, {"k8s_cluster_id": "c1"})) == 4
     assert {e.admin_action for e in _listed(admin_client, {"admin_action": "subnet_create"})} == {"subnet_create"}
-    today = datetime.now(UTC)
-    dated = _listed(admin_client, {"at__year": today.year, "at__month": today.month, "at__day": today.day})
+    midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    dated = _listed(admin_client, {"at__gte": midnight.isoformat(), "at__lt": "2999-01-01T00:00:00+00:00"})
     assert len(dated) == AuditEvent.objects.count()
 
 
@@ -85,3 +85,20 @@ def test_who_held_refuses_text_that_is_not_an_ip(admin_client, db):
 def test_the_audit_list_links_to_who_held(admin_client, db):
     page = admin_client.get(changelist("auditevent")).content.decode()
     assert reverse("admin:pools_auditevent_who_held") in page
+
+
+def test_who_held_sees_a_binding_ended_by_a_console_force_release(admin_client, v1):
+    from pools.models import Address
+    from tests.admin_support import run_action
+
+    v1.create_pool(1)
+    ip = v1.require("pod-a").json()["IP"]
+    address = Address.objects.get(ip=ip)
+    run_action(admin_client, "address", "force_release", [address.pk], **{f"pod_{address.pk}": "pod-a"})
+    bind = AuditEvent.objects.get(req_type=ReqType.REQUIRE_IP)
+    force = AuditEvent.objects.get(admin_action="binding_force_release")
+    AuditEvent.objects.filter(pk=bind.pk).update(at=_at(13, 0))
+    AuditEvent.objects.filter(pk=force.pk).update(at=_at(14, 0))
+    assert 'class="holder">pod-a<' in _who_held(admin_client, ip, "2026-05-04 13:59")
+    after = _who_held(admin_client, ip, "2026-05-04 14:01")
+    assert "was not bound to any pod" in after and "Binding force-released" in after

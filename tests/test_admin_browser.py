@@ -71,6 +71,20 @@ def console_server(transactional_db):
     server = LiveServer(f"127.0.0.1:{_free_port()}")
     yield server.url
     server.stop()
+    _end_server_sessions()
+
+
+def _end_server_sessions() -> None:
+    """The server answers each browser connection in a daemon thread that keeps its database
+    session until the socket closes; end those sessions of the test database so it can be dropped."""
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
 
 
 @pytest.fixture
