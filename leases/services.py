@@ -115,3 +115,32 @@ def ip_release(*, ctx: CallContext, workload: Workload, pod_id: str, ip: str = "
         at=now,
     )
     return released
+
+
+@transaction.atomic
+def binding_force_release(*, ctx: CallContext, address: Address, expected_pod_id: str) -> str:
+    """Take a bound address away from its pod, from the console, as the pod's own ReleaseIP would.
+
+    `expected_pod_id` is the pod the operator confirmed; if the address is bound to another pod
+    (or to none) by now, nothing changes. Returns what happened to the address."""
+    from pools.services import lock_address, workload_of
+
+    now = timezone.now()
+    pool, address = lock_address(address.pk)
+    if address.pod_id != expected_pod_id:
+        now_held = f"bound to pod {address.pod_id}" if address.is_bound else "not bound"
+        raise ServiceError(
+            Code.ADDRESS_CONFLICT,
+            f"IP: {address.ip} is {now_held}, not to pod {expected_pod_id} as confirmed; nothing released",
+        )
+    outcome = unbind(pool=pool, address=address, now=now)
+    audit_record(
+        ctx,
+        workload=workload_of(pool),
+        pod_id=expected_pod_id,
+        ip=address.ip,
+        subnet_id=pool.subnet.subnet_id,
+        msg=f"binding of pod {expected_pod_id} force-released; {outcome}",
+        at=now,
+    )
+    return outcome

@@ -13,7 +13,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from pools import addressing
@@ -446,3 +446,178 @@ def released_pools_purge(*, ctx: CallContext) -> int:
     if purged:
         audit_record(ctx, msg=f"{purged} idle addresses of released pools returned", at=now)
     return purged
+
+
+# The operators' console ------------------------------------------------------------------------
+# Admin changes take the same locks in the same order as the contract calls: the pool row first,
+# then the subnet row. Each writes one audit event naming the admin user (ctx.actor).
+
+
+def _reserved_outside(subnet: Subnet, network: addressing.IPNetwork, blocked: addressing.BlockedRanges) -> list[str]:
+    """Reserved addresses of `subnet` a new definition would no longer hand out (a few, sorted)."""
+    low, high = addressing.usable_bounds(network)
+    outside = Q(ip_key__lt=addressing.ip_key(low)) | Q(ip_key__gt=addressing.ip_key(high))
+    for first, last in blocked.ranges:
+        outside |= Q(ip_key__gte=addressing.ip_key(first), ip_key__lte=addressing.ip_key(last))
+    return list(subnet.addresses.filter(outside).order_by("ip_key").values_list("ip", flat=True)[:5])
+
+
+def subnet_check_update(*, subnet: Subnet, cidr: str, gateway: str, exclusions: list[str]) -> list[tuple[str, str]]:
+    """Check a changed definition of a registered subnet; returns the parsed exclusions.
+
+    Refuses what subnet_validate refuses, and any change (CIDR, gateway, exclusions) that would
+    strand an address a pool has reserved: it must first go back to the subnet."""
+    network, gateway_ip, ranges = subnet_validate(
+        net_regional_id=subnet.net_regional_id, cidr=cidr, gateway=gateway, exclusions=exclusions, subnet_pk=subnet.pk
+    )
+    pairs = [(int(gateway_ip), int(gateway_ip))]
+    pairs += [(int(addressing.parse_ip(a)), int(addressing.parse_ip(b))) for a, b in ranges]
+    stranded = _reserved_outside(subnet, network, addressing.BlockedRanges.build(pairs))
+    if stranded:
+        raise ServiceError(
+            Code.INVALID_REQUEST,
+            f"{network} gateway {gateway_ip} with these exclusions would strand addresses pools have reserved "
+            f"({', '.join(stranded)}); release them first",
+        )
+    return ranges
+
+
+@transaction.atomic
+def subnet_update(*, ctx: CallContext, subnet: Subnet, cidr: str, gateway: str, exclusions: list[str]) -> Subnet:
+    """Change a subnet's CIDR, gateway and exclusions (its SubnetID and NetRegionalID stay).
+
+    Takes the subnet row lock, which reservations take too, so no address can be reserved
+    between the check and the change. Exclusions that stay keep their reason."""
+    subnet = Subnet.objects.select_for_update().get(pk=subnet.pk)
+    ranges = subnet_check_update(subnet=subnet, cidr=cidr, gateway=gateway, exclusions=exclusions)
+    network = addressing.parse_network(cidr)
+    old_ranges = sorted(subnet.exclusions.values_list("first_ip", "last_ip"))
+    before = f"{subnet.cidr} gateway {subnet.gateway} exclusions {old_ranges}"
+    same = (network, addressing.parse_ip(gateway), sorted(ranges)) == (
+        subnet.network,
+        addressing.parse_ip(subnet.gateway),
+        old_ranges,
+    )
+    if same:
+        return subnet  # nothing to change, nothing to audit
+    reasons = {(e.first_ip, e.last_ip): e.reason for e in subnet.exclusions.all()}
+    subnet.cidr, subnet.gateway, subnet.ip_version = str(network), str(addressing.parse_ip(gateway)), network.version
+    subnet.save(update_fields=["cidr", "gateway", "ip_version"])
+    subnet.__dict__.pop("network", None)
+    subnet.exclusions.all().delete()
+    SubnetExclusion.objects.bulk_create(
+        SubnetExclusion(subnet=subnet, first_ip=a, last_ip=b, reason=reasons.get((a, b), "")) for a, b in ranges
+    )
+    after = f"{subnet.cidr} gateway {subnet.gateway} exclusions {sorted(ranges)}"
+    audit_record(
+        ctx,
+        subnet_id=subnet.subnet_id,
+        msg=f"subnet {subnet.subnet_id} changed",
+        detail={"before": before, "after": after},
+    )
+    return subnet
+
+
+def workload_of(pool: Pool) -> Workload:
+    return Workload(cluster_id=pool.k8s_cluster_id, namespace=pool.namespace, kind=pool.kind, name=pool.name)
+
+
+def lock_pool(pool_pk: int) -> Pool:
+    pool = Pool.objects.select_related("subnet").select_for_update(of=("self",)).filter(pk=pool_pk).first()
+    if pool is None:
+        raise ServiceError(Code.POOL_NOT_FOUND, "the pool no longer exists")
+    return pool
+
+
+@transaction.atomic
+def pool_resize(*, ctx: CallContext, pool: Pool, target: int) -> Pool:
+    """Set an active pool's target from the console: as a ScaleIPPool would, for this very pool."""
+    now = timezone.now()
+    pool = lock_pool(pool.pk)
+    if not pool.is_active:
+        raise ServiceError(Code.POOL_NOT_FOUND, f"pool {pool} is released; only an active pool can be resized")
+    if target < 0:
+        raise ServiceError(Code.INVALID_REQUEST, "target must not be negative")
+    previous = pool.target
+    pool_set_target(pool=pool, target=target, now=now)
+    audit_record(
+        ctx,
+        workload=workload_of(pool),
+        subnet_id=pool.subnet.subnet_id,
+        msg=f"target {previous} -> {target}; {pool.reserved_count} reserved",
+        at=now,
+        detail={"previous_target": previous, "new_target": target},
+    )
+    return pool
+
+
+@transaction.atomic
+def pool_release_one(*, ctx: CallContext, pool: Pool) -> Pool:
+    """Release this active pool from the console, as a ReleaseIPPool of its workload would."""
+    locked = lock_pool(pool.pk)
+    if not locked.is_active:
+        raise ServiceError(Code.POOL_NOT_FOUND, f"pool {locked} is already released")
+    # pool_release locks the workload's active pool, which is this row (one active per workload).
+    return pool_release(ctx=ctx, workload=workload_of(locked))
+
+
+def lock_address(address_pk: int) -> tuple[Pool, Address]:
+    """Lock the pool of an address, then read the address afresh under that lock."""
+    pool_pk = Address.objects.filter(pk=address_pk).values_list("pool_id", flat=True).first()
+    if pool_pk is None:
+        raise ServiceError(Code.INVALID_REQUEST, "the address is no longer reserved by any pool")
+    pool = lock_pool(pool_pk)
+    address = Address.objects.filter(pk=address_pk, pool=pool).first()
+    if address is None:
+        raise ServiceError(Code.INVALID_REQUEST, "the address is no longer reserved by this pool")
+    return pool, address
+
+
+@transaction.atomic
+def address_hold(*, ctx: CallContext, address: Address, reason: str = "") -> SubnetExclusion:
+    """Hold an idle address back for good: exclude it from its subnet and take it out of its pool.
+
+    A bound address is refused: force-release it first. The pool is one address short of its
+    target afterwards; the next scale, create or require reserves another one."""
+    now = timezone.now()
+    pool, address = lock_address(address.pk)
+    if address.is_bound:
+        raise ServiceError(
+            Code.ADDRESS_CONFLICT, f"IP: {address.ip} is bound to pod {address.pod_id}; force-release it first"
+        )
+    subnet = Subnet.objects.select_for_update().get(pk=pool.subnet_id)
+    label = f"held by {ctx.actor.label}" + (f": {reason}" if reason else "")
+    exclusion = SubnetExclusion.objects.create(
+        subnet=subnet, first_ip=address.ip, last_ip=address.ip, reason=label[:200]
+    )
+    address_return(pool=pool, address=address)
+    audit_record(
+        ctx,
+        workload=workload_of(pool),
+        ip=address.ip,
+        subnet_id=subnet.subnet_id,
+        msg=f"{address.ip} held back (excluded from {subnet.subnet_id}); {label}",
+        at=now,
+    )
+    return exclusion
+
+
+@transaction.atomic
+def address_return_idle(*, ctx: CallContext, address: Address) -> None:
+    """Give one idle address of a pool back to its subnet. A bound address is refused."""
+    now = timezone.now()
+    pool, address = lock_address(address.pk)
+    if address.is_bound:
+        raise ServiceError(
+            Code.ADDRESS_CONFLICT, f"IP: {address.ip} is bound to pod {address.pod_id}; force-release it first"
+        )
+    address_return(pool=pool, address=address)
+    audit_record(
+        ctx,
+        workload=workload_of(pool),
+        ip=address.ip,
+        subnet_id=pool.subnet.subnet_id,
+        msg=f"idle {address.ip} returned to {pool.subnet.subnet_id}; "
+        f"pool holds {pool.reserved_count} (target {pool.target})",
+        at=now,
+    )
