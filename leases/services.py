@@ -87,7 +87,6 @@ def ip_release(*, ctx: CallContext, workload: Workload, pod_id: str, ip: str = "
         candidates = candidates.filter(pod_id=pod_id)
     pool_ids = sorted({pool_id for pool_id in candidates.values_list("pool_id", flat=True)})
     released: list[str] = []
-    outcome = "nothing bound to this pod; nothing to do"
     # Lock the pools in id order, then read the addresses afresh under those locks.
     pools = {
         p.pk: p
@@ -104,16 +103,18 @@ def ip_release(*, ctx: CallContext, workload: Workload, pod_id: str, ip: str = "
                 Code.ADDRESS_CONFLICT,
                 f"IP: {address.ip} is bound to another pod, not {pod_id}; nothing released",
             )
-        outcome = unbind(pool=pools[address.pool_id], address=address, now=now)
+        pool = pools[address.pool_id]
+        outcome = unbind(pool=pool, address=address, now=now)
         released.append(address.ip)
-    audit_record(
-        ctx,
-        workload=workload,
-        pod_id=pod_id,
-        ip=", ".join(released) or (str(addressing.parse_ip(ip)) if ip else ""),
-        msg=outcome if released else "nothing bound to this pod; nothing to do",
-        at=now,
-    )
+        # One event per address, so that "who held this IP" is an exact, indexed lookup.
+        audit_record(
+            ctx, workload=workload, pod_id=pod_id, ip=address.ip, subnet_id=pool.subnet.subnet_id, msg=outcome, at=now
+        )
+    if not released:
+        shown_ip = str(addressing.parse_ip(ip)) if ip else ""
+        audit_record(
+            ctx, workload=workload, pod_id=pod_id, ip=shown_ip, msg="nothing bound to this pod; nothing to do", at=now
+        )
     return released
 
 
