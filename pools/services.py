@@ -215,14 +215,15 @@ def _purge_expired_released(subnet: Subnet, now) -> int:
     grace = settings.IPRESMGR_RELEASE_GRACE_SECONDS
     if grace <= 0:
         return 0  # with no grace, released pools hold no idle addresses
-    expired = (
-        Pool.objects.filter(subnet=subnet, state=PoolState.RELEASED, released_at__lt=now - timedelta(seconds=grace))
-        .filter(addresses__pod_id__isnull=True)
-        .distinct()
-        .select_for_update(skip_locked=True)
-    )
+    # One statement, no DISTINCT (PostgreSQL refuses FOR UPDATE with DISTINCT), locking only pools.
+    expired = Pool.objects.filter(
+        subnet=subnet,
+        state=PoolState.RELEASED,
+        released_at__lt=now - timedelta(seconds=grace),
+        pk__in=Address.objects.filter(pod_id__isnull=True).values("pool_id"),
+    ).select_for_update(skip_locked=True)
     purged = 0
-    for pool in Pool.objects.filter(pk__in=[p.pk for p in expired]).select_for_update(skip_locked=True):
+    for pool in expired:
         purged += _return_idle(pool, pool.reserved_count)
     return purged
 
