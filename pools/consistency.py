@@ -173,7 +173,7 @@ def _mac_malformed(cursor):
 
 POOL_SIZES = """
     SELECT p.id, p.state, p.target, p.reserved_count, COUNT(a.id),
-           COALESCE(SUM(CASE WHEN a.pod_id IS NULL THEN 1 ELSE 0 END), 0)
+           COALESCE(SUM(CASE WHEN a.id IS NOT NULL AND a.pod_id IS NULL THEN 1 ELSE 0 END), 0)
     FROM pools_pool p LEFT JOIN pools_address a ON a.pool_id = p.id
     GROUP BY p.id, p.state, p.target, p.reserved_count
 """

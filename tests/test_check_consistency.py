@@ -84,6 +84,8 @@ def test_clean_database_after_every_kind_of_call_passes(v1):
     assert v1.release_pool(kind=1, name="db").json()["Code"] == 0  # db-0 keeps its address
     assert v1.create_pool(0, kind=2, name="job", subnet_id=SUBNET_B, gateway="10.0.4.1").json()["Code"] == 0
     assert v1.require("job-0", kind=2, name="job").json()["Code"] == 0  # surge of a zero target
+    assert v1.create_pool(2, name="gone").json()["Code"] == 0
+    assert v1.release_pool(name="gone").json()["Code"] == 0  # a released pool with no address left
     ok, out = run_check()
     assert ok, out
     assert "consistent" in out
