@@ -5,12 +5,12 @@
 (or one query per subnet), portable between SQLite and PostgreSQL.
 
 The size rule for pools, exactly (r = Address rows of the pool, b = bound ones, T = target):
-- An active pool holds at least its target: r >= T. Create and scale reserve all or nothing, and
-  an address goes back to the subnet only while r > T.
 - Above its target an active pool holds only bound addresses: r > T implies r == b. Surge
   reserves only when nothing is idle, a lowered target returns the idle ones beyond it at once,
   and a bound address beyond the target goes back when its pod releases it. So r may exceed
   T + surge(T), but only with bound addresses left over from a lowered target.
+- r < T is not an offence: create and scale reserve T all or nothing, but an operator's hold or
+  return of an idle address leaves the pool one short until its next create, scale or require.
 - With no release grace, a released pool holds only bound addresses (pods outlive their
   workload). With a grace, idle addresses of released pools are legal: they wait for re-creation
   or for the lazy purge.
@@ -188,13 +188,6 @@ def _count_mismatch(cursor):
     for pool_id, _state, _target, counted, rows, _idle in _pool_sizes(cursor):
         if counted != rows:
             yield f"pool {pool_id} says it reserves {counted} addresses but has {rows}"
-
-
-@check("pool_below_target")
-def _below_target(cursor):
-    for pool_id, state, target, _counted, rows, _idle in _pool_sizes(cursor):
-        if state == PoolState.ACTIVE and rows < target:
-            yield f"active pool {pool_id} holds {rows} addresses, fewer than its target {target}"
 
 
 @check("pool_idle_beyond_target")

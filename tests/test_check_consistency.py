@@ -173,12 +173,12 @@ def test_reserved_count_that_disagrees_with_rows_is_reported(world):
     assert f"pool_count_mismatch: pool {world['web'].pk} says it reserves 4 addresses but has 3" in out
 
 
-def test_active_pool_below_its_target_is_reported(world):
+def test_active_pool_short_of_its_target_passes(world):
+    """What an operator's return of an idle address leaves until the next create or scale."""
     sql("DELETE FROM pools_address WHERE id = %s", [world["idle"].pk])
     sql("UPDATE pools_pool SET reserved_count = reserved_count - 1 WHERE id = %s", [world["web"].pk])
     ok, out = run_check()
-    assert not ok
-    assert f"pool_below_target: active pool {world['web'].pk} holds 2 addresses, fewer than its target 3" in out
+    assert ok, out
 
 
 def test_idle_address_beyond_the_target_is_reported(world):

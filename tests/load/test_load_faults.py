@@ -22,6 +22,7 @@ def assert_consistent(env: dict) -> None:
 
 
 def assert_clients_saw_exclusive_addresses(load: LoadRun, env: dict) -> None:
+    print(load.summary())
     assert load.done_ops == load.threads * load.ops
     assert not load.unexpected, load.unexpected[:20]
     assert len(load.holdings) > load.threads, "the load handed out too few addresses to prove anything"
