@@ -215,11 +215,12 @@ def _purge_expired_released(subnet: Subnet, now) -> int:
     grace = settings.IPRESMGR_RELEASE_GRACE_SECONDS
     if grace <= 0:
         return 0  # with no grace, released pools hold no idle addresses
+    # One statement, no DISTINCT (PostgreSQL refuses FOR UPDATE with DISTINCT), locking only pools.
     expired = Pool.objects.filter(
         subnet=subnet,
         state=PoolState.RELEASED,
         released_at__lt=now - timedelta(seconds=grace),
-        reserved_count__gt=0,
+        pk__in=Address.objects.filter(pod_id__isnull=True).values("pool_id"),
     ).select_for_update(skip_locked=True)
     purged = 0
     for pool in expired:

@@ -1,0 +1,503 @@
+"""Real processes for the load and fault tests: gunicorn instances, a private PostgreSQL, and
+client threads that keep their own timed records of what they were given.
+
+Everything listens on 127.0.0.1 only; every wait has a bound."""
+
+from __future__ import annotations
+
+import http.client
+import itertools
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+APP_PORTS = range(8300, 8400)
+PG_PORTS = range(55432, 55442)
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+
+CLUSTER = "load"
+REGION = "region-load"
+SUBNET = "subnet-load"
+CIDR = "10.20.0.0/22"
+GATEWAY = "10.20.0.1"
+
+_ports_taken: set[int] = set()
+_ports_lock = threading.Lock()
+
+
+def free_port(ports: range) -> int:
+    with _ports_lock:
+        for port in ports:
+            if port in _ports_taken:
+                continue
+            with socket.socket() as probe:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn binds
+                try:
+                    probe.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+            _ports_taken.add(port)
+            return port
+    raise RuntimeError(f"no free port in {ports}")
+
+
+def release_port(port: int) -> None:
+    with _ports_lock:
+        _ports_taken.discard(port)
+
+
+def app_env(**overrides: str | None) -> dict[str, str]:
+    """The environment of a server or command: ours, with overrides (None removes a variable)."""
+    env = dict(os.environ)
+    env.update({"LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1"})
+    for key, value in overrides.items():
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = value
+    return env
+
+
+def manage(env: dict, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    result = subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=180
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def prepare_database(env: dict) -> str:
+    """Migrate, register a cluster and a subnet; returns the cluster token."""
+    manage(env, "migrate", "--no-input", "-v0")
+    token = manage(env, "create_cluster", "--cluster-id", CLUSTER).stdout.strip().splitlines()[-1]
+    manage(
+        env, "create_subnet", "--net-regional-id", REGION, "--subnet-id", SUBNET, "--cidr", CIDR, "--gateway", GATEWAY
+    )
+    return token
+
+
+def bound_pairs(env: dict) -> set[tuple[str, str]]:
+    """(IP, pod) of every bound address, as the database has them."""
+    script = (
+        "import json; from pools.models import Address; "
+        "print(json.dumps(list(Address.objects.filter(pod_id__isnull=False).values_list('ip', 'pod_id'))))"
+    )
+    out = manage(env, "shell", "-c", script).stdout.strip().splitlines()[-1]
+    return {(ip, pod) for ip, pod in json.loads(out)}
+
+
+# Servers ---------------------------------------------------------------------------------------
+
+
+class Gunicorn:
+    """One app instance: a gunicorn master and its workers on a port of our own."""
+
+    def __init__(self, env: dict, log_path: Path, *, workers: int = 3, threads: int = 1):
+        self.port = free_port(APP_PORTS)
+        self.log_path = log_path
+        self._log = open(log_path, "w")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "ipresmgr_site.wsgi",
+                f"--bind=127.0.0.1:{self.port}",
+                f"--workers={workers}",
+                f"--threads={threads}",
+                "--timeout=30",
+                "--graceful-timeout=3",
+                "--backlog=256",
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.wait_ready()
+
+    @property
+    def base(self) -> tuple[str, int]:
+        return "127.0.0.1", self.port
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"gunicorn exited: {self.log_path.read_text()}")
+            try:
+                conn = http.client.HTTPConnection(*self.base, timeout=2)
+                conn.request("GET", "/v1/ready")
+                conn.getresponse().read()
+                conn.close()
+                return
+            except OSError:
+                time.sleep(0.2)
+        raise AssertionError(f"gunicorn on {self.port} did not answer: {self.log_path.read_text()}")
+
+    def worker_pids(self) -> list[int]:
+        children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text().split()
+        return [int(pid) for pid in children]
+
+    def kill_a_worker(self) -> int:
+        pid = self.worker_pids()[0]
+        os.kill(pid, signal.SIGKILL)
+        return pid
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)  # the group we started, by its id
+                self.proc.wait(timeout=10)
+        self._log.close()
+        release_port(self.port)
+
+
+class PrivatePostgres:
+    """A throw-away PostgreSQL 15 cluster in a temp dir, owned by user postgres, on its own port.
+    It may be stopped and started at will: nobody else uses it."""
+
+    def __init__(self):
+        self.port = free_port(PG_PORTS)
+        self.dir = Path(tempfile.mkdtemp(prefix="ipresmgr-pg-"))
+        self.data = self.dir / "data"
+        self.log = self.dir / "server.log"
+        if os.geteuid() == 0:
+            shutil.chown(self.dir, "postgres", "postgres")
+        self._run(str(PG_BIN / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "-N")
+
+    def _run(self, *args: str) -> None:
+        command = ["runuser", "-u", "postgres", "--", *args] if os.geteuid() == 0 else list(args)
+        subprocess.run(command, check=True, capture_output=True, timeout=120)
+
+    def url(self, dbname: str) -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/{dbname}"
+
+    def start(self) -> None:
+        options = (
+            f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.dir} "
+            "-c fsync=off -c shared_buffers=16MB -c max_connections=50"
+        )
+        self._run(
+            str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-o", options, "-w", "-t", "60", "start"
+        )
+
+    def stop(self, mode: str = "immediate") -> None:
+        self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "-t", "60", "stop")
+
+    def create_database(self, name: str) -> None:
+        import psycopg
+
+        with psycopg.connect(self.url("postgres"), autocommit=True, connect_timeout=5) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+    def remove(self) -> None:
+        if (self.data / "postmaster.pid").exists():
+            try:
+                self.stop("fast")
+            except subprocess.SubprocessError:
+                pass
+        shutil.rmtree(self.dir, ignore_errors=True)
+        release_port(self.port)
+
+
+# Clients ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Call:
+    """One HTTP attempt, as the client saw it. status 0: no HTTP answer (connection lost)."""
+
+    op: str
+    workload: int
+    pod: str
+    start: float
+    end: float
+    status: int
+    code: int | None
+    msg: str
+    ip: str = ""
+
+
+@dataclass
+class Holding:
+    """A pod certainly held `ip` from `start` (the end of the answer that gave it) until `end`
+    (the start of the first attempt to release it; None while it still holds it)."""
+
+    ip: str
+    pod: str
+    start: float
+    end: float | None = None
+    released: bool = False  # a release answered Code 0
+
+
+# Codes each call may answer in a healthy run, besides Code 0.
+ALLOWED = {
+    "create": {12},  # subnet exhausted
+    "scale": {12, 20},
+    "release_pool": set(),
+    "require": {12, 20, 30},  # no pool, exhausted, no address left
+    "rerequire": {12, 20, 30},
+    "release": set(),
+}
+UNAVAILABLE = 50
+WORKLOAD_KINDS = [0, 0, 0, 0, 0, 0, 2, 3, 1, 1]  # Deployments, a Job, a CronJob, StatefulSets
+
+
+@dataclass
+class LoadRun:
+    """`threads` clients each make `ops` calls, a random mix on `workloads` workloads, spread over
+    the app instances. A call that gets Code 50 or no answer is retried with backoff, as the Go
+    clients do, up to `max_attempts`."""
+
+    servers: list[tuple[str, int]]
+    token: str
+    threads: int = 64
+    ops: int = 25
+    workloads: int = 10
+    seed: int = 20261125
+    max_attempts: int = 40
+    calls: list[Call] = field(default_factory=list)
+    holdings: list[Holding] = field(default_factory=list)
+    unexpected: list[str] = field(default_factory=list)
+    unsure_pods: set[str] = field(default_factory=set)
+    done_ops: int = 0
+
+    def __post_init__(self):
+        self._workload_of: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self._counter = itertools.count(1)
+
+    # one HTTP call ---------------------------------------------------------------------------
+
+    def _post(self, rng: random.Random, path: str, body: dict) -> tuple[int, dict | None, float, float]:
+        host, port = rng.choice(self.servers)
+        start = time.monotonic()
+        try:
+            conn = http.client.HTTPConnection(host, port, timeout=30)
+            conn.request(
+                "POST",
+                path,
+                json.dumps(body),
+                {"Content-Type": "application/json", "Authorization": f"Bearer {self.token}"},
+            )
+            response = conn.getresponse()
+            raw = response.read()
+            conn.close()
+        except (OSError, http.client.HTTPException):
+            return 0, None, start, time.monotonic()
+        end = time.monotonic()
+        try:
+            payload = json.loads(raw)
+        except ValueError:
+            payload = {"Code": None, "Msg": f"not JSON: {raw[:200]!r}"}
+        return response.status, payload, start, end
+
+    def _call(self, rng, op: str, path: str, body: dict, workload: int, pod: str = "") -> tuple[list[Call], Call]:
+        """Call until a definite answer (not 50, not a lost connection) or out of attempts."""
+        attempts: list[Call] = []
+        for attempt in range(self.max_attempts):
+            status, payload, start, end = self._post(rng, path, body)
+            payload = payload or {}
+            call = Call(op, workload, pod, start, end, status, payload.get("Code"), payload.get("Msg", ""))
+            call.ip = payload.get("IP", "") or ""
+            attempts.append(call)
+            if status == 0 or (status == 503 and call.code == UNAVAILABLE):
+                time.sleep(min(0.05 * 2**attempt, 0.5) * rng.uniform(0.5, 1.5))
+                continue
+            break
+        with self._lock:
+            self.calls.extend(attempts)
+        return attempts, attempts[-1]
+
+    def _check(self, op: str, final: Call) -> bool:
+        """True for a definite answer; records anything a healthy service must never answer."""
+        if final.status == 0 or final.code == UNAVAILABLE:
+            return False
+        fine = (final.code == 0 and final.status == 200) or (final.code in ALLOWED[op] and final.status in (404, 409))
+        if not fine:
+            self._unexpected(f"{op} answered HTTP {final.status} Code {final.code}: {final.msg}")
+        return True
+
+    def _unexpected(self, text: str) -> None:
+        with self._lock:
+            self.unexpected.append(text)
+
+    # the load ---------------------------------------------------------------------------------
+
+    def workload_body(self, index: int) -> dict:
+        return {
+            "ReqID": f"load-{next(self._counter)}",
+            "K8SClusterID": CLUSTER,
+            "K8SNamespace": "load",
+            "K8SApiResourceKind": WORKLOAD_KINDS[index % len(WORKLOAD_KINDS)],
+            "K8SApiResourceName": f"w{index}",
+        }
+
+    def _client(self, number: int) -> None:
+        rng = random.Random(self.seed * 1000 + number)
+        held: list[Holding] = []
+        for n in range(self.ops):
+            w = rng.randrange(self.workloads)
+            op = rng.choices(
+                ["require", "release", "rerequire", "create", "scale", "release_pool"], [38, 30, 6, 12, 10, 4]
+            )[0]
+            if op in ("release", "rerequire") and not held:
+                op = "require"
+            if op == "require" and len(held) >= 4:
+                op = "release"
+            if op == "create":
+                body = {
+                    **self.workload_body(w),
+                    "K8SApiResourceReplicas": rng.randint(0, 6),
+                    "NetRegionalID": REGION,
+                    "SubnetID": SUBNET,
+                    "SubnetGatewayAddr": GATEWAY,
+                }
+                self._check(op, self._call(rng, op, "/v1/ippool/create", body, w)[1])
+            elif op == "scale":
+                body = {
+                    **self.workload_body(w),
+                    "K8SApiResourceOldReplicas": 0,
+                    "K8SApiResourceNewReplicas": rng.randint(0, 6),
+                }
+                self._check(op, self._call(rng, op, "/v1/ippool/scale", body, w)[1])
+            elif op == "release_pool":
+                self._check(op, self._call(rng, op, "/v1/ippool/release", self.workload_body(w), w)[1])
+            elif op == "require":
+                pod = f"pod-{number}-{n}-{uuid.uuid4().hex[:8]}"
+                holding = self._require(rng, op, w, pod)
+                if holding:
+                    held.append(holding)
+            elif op == "rerequire":  # CNI ADD again: the same address, unless the pool was re-created
+                pod = rng.choice(held).pod
+                known = {h.ip for h in held if h.pod == pod}
+                holding = self._require(rng, op, self._workload_of[pod], pod, known)
+                if holding:
+                    held.append(holding)
+            else:  # release
+                holding = held.pop(rng.randrange(len(held)))
+                body = {
+                    **self.workload_body(self._workload_of[holding.pod]),
+                    "K8SApiResourceID": "rid",
+                    "K8SPodID": holding.pod,
+                    "IP": holding.ip,
+                }
+                attempts, final = self._call(
+                    rng, op, "/v1/ip/release", body, self._workload_of[holding.pod], holding.pod
+                )
+                holding.end = attempts[0].start
+                if self._check(op, final):
+                    holding.released = final.code == 0
+                else:
+                    with self._lock:
+                        self.unsure_pods.add(holding.pod)
+            with self._lock:
+                self.done_ops += 1
+
+    def _require(self, rng, op: str, w: int, pod: str, known: set[str] = frozenset()) -> Holding | None:
+        """Returns a new holding, or None (refused, unsure, or an address the pod already has)."""
+        self._workload_of[pod] = w
+        body = {**self.workload_body(w), "K8SApiResourceID": "rid", "K8SPodID": pod}
+        attempts, final = self._call(rng, op, "/v1/ip/require", body, w, pod)
+        if not self._check(op, final):
+            with self._lock:
+                self.unsure_pods.add(pod)
+            return None
+        if any(a.status == 0 or a.code == UNAVAILABLE for a in attempts):
+            with self._lock:
+                self.unsure_pods.add(pod)  # an earlier attempt may have bound something else
+        if final.code != 0 or final.ip in known:
+            return None
+        holding = Holding(ip=final.ip, pod=pod, start=final.end)
+        with self._lock:
+            self.holdings.append(holding)
+        return holding
+
+    def run(self, timeout: float = 300) -> None:
+        workers = [threading.Thread(target=self._client, args=(i,), daemon=True) for i in range(self.threads)]
+        for worker in workers:
+            worker.start()
+        deadline = time.monotonic() + timeout
+        for worker in workers:
+            worker.join(max(0.0, deadline - time.monotonic()))
+        if any(worker.is_alive() for worker in workers):
+            raise AssertionError(f"the load did not finish within {timeout}s")
+
+    def start(self) -> threading.Thread:
+        """Run in the background; the caller injects a fault and joins the thread."""
+        runner = threading.Thread(target=self.run, daemon=True)
+        runner.start()
+        return runner
+
+    def wait_for_ops(self, count: int, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while self.done_ops < count:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"only {self.done_ops} of {count} operations done in {timeout}s")
+            time.sleep(0.05)
+
+    # what the records prove ------------------------------------------------------------------
+
+    def double_holdings(self) -> list[str]:
+        """Pairs of pods that, by the clients' own clocks, certainly held one IP at the same time."""
+        by_ip: dict[str, list[Holding]] = defaultdict(list)
+        for holding in self.holdings:
+            by_ip[holding.ip].append(holding)
+        found = []
+        for ip, holdings in by_ip.items():
+            for a, b in itertools.combinations(holdings, 2):
+                a_end = a.end if a.end is not None else float("inf")
+                b_end = b.end if b.end is not None else float("inf")
+                if a.pod != b.pod and a.start < b_end and b.start < a_end:
+                    found.append(f"{ip} held by {a.pod} and {b.pod} at once")
+        return found
+
+    def lost_or_leaked(self, bound: set[tuple[str, str]]) -> list[str]:
+        """Compare the clients' view with the database: what a pod still holds is bound to it;
+        what a release answered 0 for is not."""
+        found = []
+        for holding in self.holdings:
+            if holding.pod in self.unsure_pods:
+                continue
+            pair = (holding.ip, holding.pod)
+            if holding.end is None and pair not in bound:
+                found.append(f"{holding.ip} of {holding.pod} is no longer bound (lost)")
+            if holding.released and pair in bound:
+                found.append(f"{holding.ip} of {holding.pod} is still bound after its release")
+        return found
+
+    def summary(self) -> str:
+        latencies = sorted(call.end - call.start for call in self.calls)
+        codes: dict = defaultdict(int)
+        for call in self.calls:
+            codes[call.code if call.status else "no answer"] += 1
+        return (
+            f"{len(self.calls)} calls by {self.threads} clients, {len(self.holdings)} addresses handed out, "
+            f"codes {dict(sorted(codes.items(), key=str))}, "
+            f"latency p50 {latencies[len(latencies) // 2]:.3f}s max {latencies[-1]:.3f}s"
+        )
+
+    def answered(self, code: int) -> list[Call]:
+        return [call for call in self.calls if call.code == code]
+
+    def lost_connections(self) -> list[Call]:
+        return [call for call in self.calls if call.status == 0]
