@@ -1,7 +1,8 @@
 """Writes for clusters, tokens, subnets and pools. Every door (API, admin, commands) comes here.
 
 Locking: a service that changes a pool's addresses first locks that pool's row, then, if it needs
-new addresses, its subnet's row. Always in that order, so mixed calls never deadlock. Addresses
+new addresses, its subnet's row (FOR NO KEY UPDATE, so that rows merely referring to the subnet,
+like a new pool, need not wait for it). Always in that order, so mixed calls never deadlock. Addresses
 that go back to the subnet are just deleted, under the pool lock alone.
 """
 
@@ -237,7 +238,7 @@ def reserve_addresses(
     address is bound to that pod at once."""
     if count <= 0:
         return []
-    subnet = Subnet.objects.select_for_update().get(pk=pool.subnet_id)
+    subnet = Subnet.objects.select_for_update(no_key=True).get(pk=pool.subnet_id)
     max_batch = settings.IPRESMGR_MAX_RESERVE_PER_CALL
     if count > max_batch:
         raise ServiceError(
@@ -489,7 +490,7 @@ def subnet_update(*, ctx: CallContext, subnet: Subnet, cidr: str, gateway: str, 
 
     Takes the subnet row lock, which reservations take too, so no address can be reserved
     between the check and the change. Exclusions that stay keep their reason."""
-    subnet = Subnet.objects.select_for_update().get(pk=subnet.pk)
+    subnet = Subnet.objects.select_for_update(no_key=True).get(pk=subnet.pk)
     ranges = subnet_check_update(subnet=subnet, cidr=cidr, gateway=gateway, exclusions=exclusions)
     network = addressing.parse_network(cidr)
     old_ranges = sorted(subnet.exclusions.values_list("first_ip", "last_ip"))
@@ -586,7 +587,7 @@ def address_hold(*, ctx: CallContext, address: Address, reason: str = "") -> Sub
         raise ServiceError(
             Code.ADDRESS_CONFLICT, f"IP: {address.ip} is bound to pod {address.pod_id}; force-release it first"
         )
-    subnet = Subnet.objects.select_for_update().get(pk=pool.subnet_id)
+    subnet = Subnet.objects.select_for_update(no_key=True).get(pk=pool.subnet_id)
     label = f"held by {ctx.actor.label}" + (f": {reason}" if reason else "")
     exclusion = SubnetExclusion.objects.create(
         subnet=subnet, first_ip=address.ip, last_ip=address.ip, reason=label[:200]
