@@ -118,7 +118,8 @@ def test_database_outage_answers_503_fast_and_service_recovers_without_restart(p
     assert unavailable, "no call saw the outage"
     for call in unavailable:
         assert call.status == 503
-        assert down_at - 1 <= call.start <= up_at, "Code 50 outside the outage"
+        # In flight when the database went away, or started during the outage.
+        assert call.end >= down_at and call.start <= up_at, "Code 50 outside the outage"
         assert call.end - call.start < 10, f"a call took {call.end - call.start:.1f}s to fail"
     assert not [c for c in load.calls if c.start > up_at + 1 and (c.code == 50 or c.status == 0)]
     assert not [c for c in load.calls if c.status >= 500 and c.code != 50]
