@@ -22,7 +22,7 @@ REQUIRE_IP = extend_schema(
         "pod the address it already holds (CNI ADD is retried). With none idle, a Deployment, Job or "
         "CronJob may surge above its target; a StatefulSet may not."
     ),
-    request=RequireIPRequest,
+    request={"application/json": RequireIPRequest},
     responses=contract_responses(
         RequireIPResponse, (Code.POOL_NOT_FOUND, Code.NO_ADDRESS_AVAILABLE, Code.SUBNET_EXHAUSTED)
     ),
@@ -61,7 +61,7 @@ RELEASE_IP = extend_schema(
         "or above its target). Nothing bound is success: a CNI DEL must succeed. An IP bound to another "
         "pod is refused with Code 31 and nothing changes. An empty IP releases whatever the pod holds."
     ),
-    request=ReleaseIPRequest,
+    request={"application/json": ReleaseIPRequest},
     responses=contract_responses(ReleaseIPResponse, (Code.ADDRESS_CONFLICT,)),
     examples=[
         OpenApiExample("Request", value={"ReqID": "r3", **DEMO_WORKLOAD, **POD, "IP": "10.0.3.10"}, request_only=True),

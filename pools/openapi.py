@@ -169,7 +169,7 @@ CREATE_IP_POOL = extend_schema(
         "Reserve `K8SApiResourceReplicas` addresses of the subnet for the workload, all or nothing. "
         "A repeated create in the same subnet succeeds and sets the pool's target to the new count."
     ),
-    request=CreateIPPoolRequest,
+    request={"application/json": CreateIPPoolRequest},
     responses=contract_responses(
         WebhookResponse, (Code.SUBNET_NOT_FOUND, Code.SUBNET_MISMATCH, Code.SUBNET_EXHAUSTED, Code.POOL_CONFLICT)
     ),
@@ -198,7 +198,7 @@ RELEASE_IP_POOL = extend_schema(
         "The pool stops being active: idle addresses go back to the subnet, bound ones when their pods "
         "release them. An unknown workload is success with nothing to do."
     ),
-    request=ReleaseIPPoolRequest,
+    request={"application/json": ReleaseIPPoolRequest},
     responses=contract_responses(WebhookResponse, ()),
     examples=_webhook_examples(
         ReqType.RELEASE_IP_POOL, DEMO_WORKLOAD, "pool released; 0 addresses still bound or in grace", []
@@ -212,7 +212,7 @@ SCALE_IP_POOL = extend_schema(
         "The pool's target becomes `K8SApiResourceNewReplicas`. Growing reserves addresses, all or nothing; "
         "shrinking returns idle addresses beyond the target at once."
     ),
-    request=ScaleIPPoolRequest,
+    request={"application/json": ScaleIPPoolRequest},
     responses=contract_responses(WebhookResponse, (Code.POOL_NOT_FOUND, Code.SUBNET_EXHAUSTED)),
     examples=_webhook_examples(
         ReqType.SCALE_IP_POOL,

@@ -192,7 +192,7 @@ SUBNETS = extend_schema_view(
             "nothing to do; the same SubnetID with another definition is Code 1 with HTTP 409. A cluster "
             "token gets Code 3."
         ),
-        request=SubnetCreateRequest,
+        request={"application/json": SubnetCreateRequest},
         responses={
             200: OpenApiResponse(SubnetCreateResponse, description="Code 0 Success: " + CODE_MEANING[Code.SUCCESS]),
             **error_responses(
