@@ -29,7 +29,8 @@ class IPFormField(forms.CharField):
         try:
             return str(addressing.parse_ip(value))
         except ValueError:
-            raise forms.ValidationError(f"{value!r} is not an IPv4 or IPv6 address") from None
+            # No user text in the message itself: django-filter %-formats it with `params`.
+            raise forms.ValidationError("%(value)r is not an IPv4 or IPv6 address", params={"value": value}) from None
 
 
 class MacFormField(forms.CharField):
@@ -38,7 +39,9 @@ class MacFormField(forms.CharField):
         if value in self.empty_values:
             return value
         if not MAC.match(value):
-            raise forms.ValidationError(f"{value!r} is not a MAC address (six colon-separated hex pairs)")
+            raise forms.ValidationError(
+                "%(value)r is not a MAC address (six colon-separated hex pairs)", params={"value": value}
+            )
         return value.lower()
 
 

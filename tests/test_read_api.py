@@ -273,7 +273,9 @@ def test_pagination_walks_every_row_once(state):
     ("path", "params", "field"),
     [
         ("/v1/addresses", {"IP": "10.0.3.300"}, "IP"),
+        ("/v1/addresses", {"IP": "10.0.3.1%s"}, "IP"),  # a % in the value is not a format string
         ("/v1/addresses", {"MacAddr": "zz:zz"}, "MacAddr"),
+        ("/v1/addresses", {"MacAddr": "%d"}, "MacAddr"),
         ("/v1/addresses", {"PortID": "not-a-uuid"}, "PortID"),
         ("/v1/addresses", {"State": "busy"}, "State"),
         ("/v1/addresses", {"K8SApiResourceKind": "9"}, "K8SApiResourceKind"),

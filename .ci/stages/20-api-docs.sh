@@ -29,7 +29,9 @@ python manage.py migrate --no-input -v0
 python manage.py demo --base-url "$base" > "$work/demo.txt"
 operator_token=$(awk '/^Operator token:/ {print $3}' "$work/demo.txt")
 cluster_token=$(awk '/^Cluster token:/ {print $3}' "$work/demo.txt")
-gunicorn ipresmgr_site.wsgi --bind "127.0.0.1:$port" --workers 2 --threads 4 \
+# No request-line limit: gunicorn's own 414 page is HTML, before Django sees the request (a front-end
+# matter, reported); here the fuzzer's long query strings must reach the application.
+gunicorn ipresmgr_site.wsgi --bind "127.0.0.1:$port" --workers 2 --threads 4 --limit-request-line 0 \
   > "$work/server.log" 2>&1 &
 server_pid=$!
 for _ in $(seq 1 50); do
@@ -52,6 +54,7 @@ echo "-- schemathesis"
 # negative_data_rejection (an empty filter, ?PortID=, means no filter; the schema cannot say "or empty").
 checks=not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance
 checks=$checks,response_headers_conformance,ignored_auth,unsupported_method
+status=0
 timeout 240 st run "$base/api/schema/" \
   --header "Authorization: Bearer $operator_token" \
   --checks "${API_DOCS_CHECKS:-$checks}" \
@@ -59,10 +62,10 @@ timeout 240 st run "$base/api/schema/" \
   --max-examples "${API_DOCS_MAX_EXAMPLES:-40}" \
   --seed "${API_DOCS_SEED:-4}" \
   --request-timeout 10 \
-  --workers 2 \
-  --no-shrink
-if grep -q "Internal Server Error\|Traceback" "$work/server.log"; then
-  echo "the server logged an internal error:" >&2
-  cat "$work/server.log" >&2
+  --workers 1 \
+  --no-shrink || status=$?
+if [ "$status" != 0 ] || grep -q "Traceback" "$work/server.log"; then
+  echo "-- server log (tracebacks)" >&2
+  grep -B2 -A40 "Traceback" "$work/server.log" | tail -200 >&2 || true
   exit 1
 fi
