@@ -5,11 +5,13 @@ backend raises a ValidationError), never a 500 and never silently ignored."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import django_filters
 from django import forms
 from django.core.validators import RegexValidator
+from django_filters.fields import IsoDateTimeField
 
 from pools import addressing
 from pools.api import CLUSTER_ID, DNS1123_LABEL, DNS1123_SUBDOMAIN
@@ -43,6 +45,24 @@ class MacFormField(forms.CharField):
                 "%(value)r is not a MAC address (six colon-separated hex pairs)", params={"value": value}
             )
         return value.lower()
+
+
+class UTCDateTimeFormField(IsoDateTimeField):
+    """ISO 8601, turned to UTC before it reaches the database (PostgreSQL refuses offsets past
+    ±15:59 that Python parses, such as +21:14)."""
+
+    def clean(self, value):
+        value = super().clean(value)
+        if value is None:
+            return value
+        try:
+            return value.astimezone(dt.UTC)
+        except OverflowError:
+            raise forms.ValidationError("%(value)s is out of range", params={"value": value}) from None
+
+
+class UTCDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = UTCDateTimeFormField
 
 
 class IPFilter(django_filters.CharFilter):
@@ -153,8 +173,8 @@ class AddressFilter(django_filters.FilterSet):
 
 
 class EventFilter(django_filters.FilterSet):
-    Since = django_filters.IsoDateTimeFilter(field_name="at", lookup_expr="gte", help_text="ISO 8601; inclusive.")
-    Until = django_filters.IsoDateTimeFilter(field_name="at", lookup_expr="lt", help_text="ISO 8601; exclusive.")
+    Since = UTCDateTimeFilter(field_name="at", lookup_expr="gte", help_text="ISO 8601; inclusive.")
+    Until = UTCDateTimeFilter(field_name="at", lookup_expr="lt", help_text="ISO 8601; exclusive.")
     K8SClusterID = cluster_filter()
     K8SNamespace = namespace_filter()
     K8SApiResourceKind = kind_filter()
