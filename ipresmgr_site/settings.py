@@ -164,3 +164,28 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
 }
+
+# API docs (issue 4): the docs pages and the schema need no token (a browser cannot send one, and
+# they hold no data); the enums are named as on the wire and each value is described.
+SPECTACULAR_SETTINGS.update(
+    {
+        "SERVE_AUTHENTICATION": [],
+        "ENUM_NAME_OVERRIDES": {
+            "Code": "pools.choices.Code",
+            "K8SApiResourceKind": "pools.choices.Kind",
+            "ReqType": "pools.choices.ReqType",
+            "PoolState": "pools.choices.PoolState",
+            "AdminAction": "pools.choices.AdminAction",
+        },
+        "POSTPROCESSING_HOOKS": [
+            "drf_spectacular.hooks.postprocess_schema_enums",
+            "pools.openapi.enum_postprocessing_hook",
+        ],
+        "TAGS": [
+            {"name": "webhook", "description": "The admission webhook's pool calls (the original contract)."},
+            {"name": "ipam", "description": "The CNI IPAM plugin's address calls (the original contract)."},
+            {"name": "read", "description": "Read APIs: subnets, pools, addresses, the audit log."},
+            {"name": "subnets", "description": "Subnet registration (operator token)."},
+        ],
+    }
+)

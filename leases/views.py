@@ -1,14 +1,12 @@
 """The CNI IPAM plugin's two calls."""
 
-from drf_spectacular.utils import extend_schema
-
-from leases import services
-from leases.serializers import ReleaseIPRequest, ReleaseIPResponse, RequireIPRequest, RequireIPResponse
+from leases import openapi, services
+from leases.serializers import ReleaseIPRequest, RequireIPRequest
 from pools.api import ContractView
 from pools.choices import ReqType
 
 
-@extend_schema(request=RequireIPRequest, responses=RequireIPResponse, tags=["ipam"])
+@openapi.REQUIRE_IP
 class RequireIPView(ContractView):
     request_serializer = RequireIPRequest
     req_type = ReqType.REQUIRE_IP
@@ -23,7 +21,7 @@ class RequireIPView(ContractView):
         return lease.msg, extra
 
 
-@extend_schema(request=ReleaseIPRequest, responses=ReleaseIPResponse, tags=["ipam"])
+@openapi.RELEASE_IP
 class ReleaseIPView(ContractView):
     request_serializer = ReleaseIPRequest
     req_type = ReqType.RELEASE_IP

@@ -1,4 +1,5 @@
-"""Reads the operators' console needs: subnet usage and pools that want attention."""
+"""Reads that more than one caller needs (the read API, the console): what a caller may see, with
+the figures annotated so that a page of rows costs a fixed number of queries."""
 
 from __future__ import annotations
 
@@ -6,9 +7,10 @@ from dataclasses import dataclass
 
 from django.db.models import Count, F, Prefetch, Q, QuerySet
 
-from pools import addressing
 from pools.choices import PoolState
-from pools.models import Pool, Subnet, SubnetExclusion
+from pools.domain import Actor
+from pools.models import Address, AuditEvent, Pool, Subnet, SubnetExclusion
+from pools.services import subnet_capacity
 
 
 @dataclass(frozen=True)
@@ -30,22 +32,15 @@ class SubnetUsage:
 
 
 def subnets_with_usage(queryset: QuerySet[Subnet] | None = None) -> QuerySet[Subnet]:
-    """Subnets annotated with `n_reserved` and `n_bound`, exclusions prefetched (for usage())."""
+    """Subnets annotated with `n_reserved` and `n_bound`, exclusions prefetched (for usage()).
+
+    Every token sees every subnet: a cluster may create pools in any of them, and it learns a
+    subnet's exhaustion from Code 12 anyway; no other cluster's workloads are shown."""
     queryset = Subnet.objects.all() if queryset is None else queryset
     return queryset.annotate(
         n_reserved=Count("addresses", distinct=True),
         n_bound=Count("addresses", filter=Q(addresses__pod_id__isnull=False), distinct=True),
     ).prefetch_related(Prefetch("exclusions", queryset=SubnetExclusion.objects.order_by("id")))
-
-
-def subnet_capacity_of(subnet: Subnet) -> int:
-    """How many addresses may ever be handed out; reads prefetched exclusions when there are."""
-    gateway = int(addressing.parse_ip(subnet.gateway))
-    pairs = [(gateway, gateway)]
-    for exclusion in subnet.exclusions.all():
-        pairs.append((int(addressing.parse_ip(exclusion.first_ip)), int(addressing.parse_ip(exclusion.last_ip))))
-    low, high = addressing.usable_bounds(subnet.network)
-    return (high - low + 1) - addressing.BlockedRanges.build(pairs).count_within(low, high)
 
 
 def usage(subnet: Subnet) -> SubnetUsage:
@@ -54,7 +49,7 @@ def usage(subnet: Subnet) -> SubnetUsage:
     if reserved is None:
         reserved = subnet.addresses.count()
         bound = subnet.addresses.filter(pod_id__isnull=False).count()
-    return SubnetUsage(capacity=subnet_capacity_of(subnet), reserved=reserved, bound=bound)
+    return SubnetUsage(capacity=subnet_capacity(subnet), reserved=reserved, bound=bound)
 
 
 def pools_with_usage(queryset: QuerySet[Pool] | None = None) -> QuerySet[Pool]:
@@ -73,3 +68,25 @@ def pools_needing_attention(limit: int = 50) -> list[Pool]:
         .order_by("k8s_cluster_id", "namespace", "name")
     )
     return list(pools[:limit])
+
+
+def pools_visible_to(actor: Actor) -> QuerySet[Pool]:
+    pools = pools_with_usage(Pool.objects.select_related("subnet"))
+    if actor.cluster_id is not None:
+        pools = pools.filter(k8s_cluster_id=actor.cluster_id)
+    return pools
+
+
+def addresses_visible_to(actor: Actor) -> QuerySet[Address]:
+    addresses = Address.objects.select_related("pool", "subnet")
+    if actor.cluster_id is not None:
+        addresses = addresses.filter(pool__k8s_cluster_id=actor.cluster_id)
+    return addresses
+
+
+def events_visible_to(actor: Actor) -> QuerySet[AuditEvent]:
+    """A cluster token sees the events about workloads of its cluster (whoever called)."""
+    events = AuditEvent.objects.all()
+    if actor.cluster_id is not None:
+        events = events.filter(k8s_cluster_id=actor.cluster_id)
+    return events

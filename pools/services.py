@@ -163,8 +163,8 @@ def subnet_create(
 def blocked_ranges(subnet: Subnet) -> addressing.BlockedRanges:
     gateway = int(addressing.parse_ip(subnet.gateway))
     pairs = [(gateway, gateway)]
-    for first, last in subnet.exclusions.values_list("first_ip", "last_ip"):
-        pairs.append((int(addressing.parse_ip(first)), int(addressing.parse_ip(last))))
+    for exclusion in subnet.exclusions.all():  # a prefetch, when the caller made one
+        pairs.append((int(addressing.parse_ip(exclusion.first_ip)), int(addressing.parse_ip(exclusion.last_ip))))
     return addressing.BlockedRanges.build(pairs)
 
 

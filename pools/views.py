@@ -1,14 +1,12 @@
 """The webhook's three pool calls. Each names its serializer, its ReqType and its service."""
 
-from drf_spectacular.utils import extend_schema
-
-from pools import services
+from pools import openapi, services
 from pools.api import ContractView
 from pools.choices import ReqType
-from pools.serializers import CreateIPPoolRequest, ReleaseIPPoolRequest, ScaleIPPoolRequest, WebhookResponse
+from pools.serializers import CreateIPPoolRequest, ReleaseIPPoolRequest, ScaleIPPoolRequest
 
 
-@extend_schema(request=CreateIPPoolRequest, responses=WebhookResponse, tags=["webhook"])
+@openapi.CREATE_IP_POOL
 class CreateIPPoolView(ContractView):
     request_serializer = CreateIPPoolRequest
     req_type = ReqType.CREATE_IP_POOL
@@ -26,7 +24,7 @@ class CreateIPPoolView(ContractView):
         return f"pool ready: target {pool.target}, {pool.reserved_count} addresses reserved", {}
 
 
-@extend_schema(request=ReleaseIPPoolRequest, responses=WebhookResponse, tags=["webhook"])
+@openapi.RELEASE_IP_POOL
 class ReleaseIPPoolView(ContractView):
     request_serializer = ReleaseIPPoolRequest
     req_type = ReqType.RELEASE_IP_POOL
@@ -38,7 +36,7 @@ class ReleaseIPPoolView(ContractView):
         return f"pool released; {pool.reserved_count} addresses still bound or in grace", {}
 
 
-@extend_schema(request=ScaleIPPoolRequest, responses=WebhookResponse, tags=["webhook"])
+@openapi.SCALE_IP_POOL
 class ScaleIPPoolView(ContractView):
     request_serializer = ScaleIPPoolRequest
     req_type = ReqType.SCALE_IP_POOL

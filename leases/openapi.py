@@ -1,0 +1,80 @@
+"""OpenAPI declarations of the CNI IPAM plugin's two calls (see pools/openapi.py)."""
+
+from drf_spectacular.utils import OpenApiExample, extend_schema
+
+from leases.serializers import ReleaseIPRequest, ReleaseIPResponse, RequireIPRequest, RequireIPResponse
+from pools.choices import Code
+from pools.openapi import DEMO_WORKLOAD, FORBIDDEN_MSG, UNAUTHENTICATED_MSG, contract_responses, error_example
+
+NO_LEASE = {"IP": "", "MacAddr": "", "PortID": "", "SubnetGatewayAddr": ""}
+POD = {"K8SApiResourceID": "deploy-uid-1", "K8SPodID": "pod-uid-1"}
+COMMON = [
+    (Code.INVALID_REQUEST, "K8SPodID: This field is required."),
+    (Code.UNAUTHENTICATED, UNAUTHENTICATED_MSG),
+    (Code.FORBIDDEN, FORBIDDEN_MSG),
+    (Code.UNAVAILABLE, "database unavailable or busy; retry"),
+]
+
+REQUIRE_IP = extend_schema(
+    summary="Get the pod's address",
+    description=(
+        "Bind an idle address of the workload's pool to the pod (the one idle longest first), or give the "
+        "pod the address it already holds (CNI ADD is retried). With none idle, a Deployment, Job or "
+        "CronJob may surge above its target; a StatefulSet may not."
+    ),
+    request={"application/json": RequireIPRequest},
+    responses=contract_responses(
+        RequireIPResponse, (Code.POOL_NOT_FOUND, Code.NO_ADDRESS_AVAILABLE, Code.SUBNET_EXHAUSTED)
+    ),
+    examples=[
+        OpenApiExample("Request", value={"ReqID": "r2", **DEMO_WORKLOAD, **POD}, request_only=True),
+        OpenApiExample(
+            "Code 0 Success",
+            value={
+                "ReqID": "r2",
+                "IP": "10.0.3.10",
+                "MacAddr": "0a:58:1c:2e:4f:07",
+                "PortID": "5b0c1e7e-3f2a-4d8b-9a61-0c9d2f4e8a17",
+                "SubnetGatewayAddr": "10.0.3.1",
+                "Code": 0,
+                "Msg": "ok",
+            },
+            response_only=True,
+            status_codes=["200"],
+        ),
+        *(
+            error_example(code, msg, extra=NO_LEASE)
+            for code, msg in [
+                *COMMON,
+                (Code.POOL_NOT_FOUND, "workload demo-cluster/default/Deployment/web has no active pool"),
+                (Code.NO_ADDRESS_AVAILABLE, "every address of the pool is bound and the surge of 1 is used"),
+            ]
+        ),
+    ],
+    tags=["ipam"],
+)
+
+RELEASE_IP = extend_schema(
+    summary="Release the pod's address",
+    description=(
+        "The address bound to this pod becomes idle (or goes back to the subnet when the pool is released "
+        "or above its target). Nothing bound is success: a CNI DEL must succeed. An IP bound to another "
+        "pod is refused with Code 31 and nothing changes. An empty IP releases whatever the pod holds."
+    ),
+    request={"application/json": ReleaseIPRequest},
+    responses=contract_responses(ReleaseIPResponse, (Code.ADDRESS_CONFLICT,)),
+    examples=[
+        OpenApiExample("Request", value={"ReqID": "r3", **DEMO_WORKLOAD, **POD, "IP": "10.0.3.10"}, request_only=True),
+        OpenApiExample(
+            "Code 0 Success",
+            value={"ReqID": "r3", "Code": 0, "Msg": "released 10.0.3.10"},
+            response_only=True,
+            status_codes=["200"],
+        ),
+        *(
+            error_example(code, msg)
+            for code, msg in [*COMMON, (Code.ADDRESS_CONFLICT, "IP 10.0.3.10 is bound to another pod; nothing changed")]
+        ),
+    ],
+    tags=["ipam"],
+)

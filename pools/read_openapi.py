@@ -1,0 +1,237 @@
+"""OpenAPI declarations of the read APIs and of POST /v1/subnets (see pools/openapi.py)."""
+
+from __future__ import annotations
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+
+from pools.api import Envelope
+from pools.choices import Code
+from pools.openapi import (
+    ALWAYS,
+    BODY_STATUSES,
+    CODE_MEANING,
+    UNAUTHENTICATED_MSG,
+    error_example,
+    error_responses,
+)
+from pools.read_serializers import AddressOut, EventOut, PoolOut, SubnetCreateRequest, SubnetCreateResponse, SubnetOut
+
+
+def paginated_schema(results_schema: dict) -> dict:
+    """The /v1 envelope around one page of a list."""
+    return {
+        "type": "object",
+        "required": ["ReqID", "Code", "Msg", "Count", "Next", "Previous", "Results"],
+        "properties": {
+            "ReqID": {"type": "string", "description": "The query's ReqID, or one the server made.", "example": "r7"},
+            "Code": {"allOf": [{"$ref": "#/components/schemas/Code"}], "example": 0},
+            "Msg": {"type": "string", "example": "1 of 1"},
+            "Count": {"type": "integer", "description": "Rows matching the filters, over all pages.", "example": 1},
+            "Next": {
+                "type": "string",
+                "format": "uri",
+                "nullable": True,
+                "description": "The next page.",
+                "example": None,
+            },
+            "Previous": {
+                "type": "string",
+                "format": "uri",
+                "nullable": True,
+                "description": "The previous page.",
+                "example": None,
+            },
+            "Results": results_schema,
+        },
+    }
+
+
+def pagination_parameters(default_limit: int, max_limit: int) -> list[dict]:
+    return [
+        {
+            "name": "Limit",
+            "in": "query",
+            "required": False,
+            "description": f"Rows per page, 1-{max_limit} (default {default_limit}).",
+            "schema": {"type": "integer", "minimum": 1, "maximum": max_limit},
+        },
+        {
+            "name": "Offset",
+            "in": "query",
+            "required": False,
+            "description": "Rows to skip (default 0).",
+            "schema": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1},
+        },
+    ]
+
+
+REQ_ID_PARAM = OpenApiParameter(
+    "ReqID", OpenApiTypes.STR, description="Echoed in the answer's ReqID (at most 128 characters)."
+)
+READ_ERRORS = error_responses(Envelope, ALWAYS)
+READ_ERROR_EXAMPLES = [
+    error_example(Code.INVALID_REQUEST, "IP: 'not-an-ip' is not an IPv4 or IPv6 address"),
+    error_example(Code.UNAUTHENTICATED, UNAUTHENTICATED_MSG),
+]
+SCOPE = "A cluster token sees its own cluster's rows only; an operator token sees all clusters."
+
+
+def _page_example(name: str, row: dict) -> OpenApiExample:
+    """One row; drf-spectacular wraps it in a page using the examples of paginated_schema."""
+    return OpenApiExample(name, value=row, response_only=True, status_codes=["200"])
+
+
+def _list(summary: str, description: str, serializer, row: dict, parameters=()):
+    return extend_schema(
+        summary=summary,
+        description=description,
+        parameters=[REQ_ID_PARAM, *parameters],
+        responses={200: serializer, **READ_ERRORS},
+        examples=[_page_example("A page", row), *READ_ERROR_EXAMPLES],
+        tags=["read"],
+    )
+
+
+POOL_ROW = {
+    "K8SClusterID": "demo-cluster",
+    "K8SNamespace": "default",
+    "K8SApiResourceKind": 0,
+    "K8SApiResourceName": "web",
+    "NetRegionalID": "region-1",
+    "SubnetID": "subnet-demo",
+    "State": "active",
+    "Target": 3,
+    "Reserved": 3,
+    "Bound": 1,
+    "CreatedAt": "2026-10-01T14:02:00Z",
+    "UpdatedAt": "2026-10-01T14:02:00Z",
+    "ReleasedAt": None,
+}
+ADDRESS_ROW = {
+    "IP": "10.0.3.10",
+    "MacAddr": "0a:58:1c:2e:4f:07",
+    "PortID": "5b0c1e7e-3f2a-4d8b-9a61-0c9d2f4e8a17",
+    "NetRegionalID": "region-1",
+    "SubnetID": "subnet-demo",
+    "SubnetGatewayAddr": "10.0.3.1",
+    "K8SClusterID": "demo-cluster",
+    "K8SNamespace": "default",
+    "K8SApiResourceKind": 0,
+    "K8SApiResourceName": "web",
+    "PoolState": "active",
+    "State": "bound",
+    "K8SPodID": "pod-uid-1",
+    "K8SApiResourceID": "deploy-uid-1",
+    "ReservedAt": "2026-10-01T14:02:00Z",
+    "BoundAt": "2026-10-01T14:02:05Z",
+    "IdleSince": None,
+}
+EVENT_ROW = {
+    "ID": 42,
+    "At": "2026-10-01T14:02:05Z",
+    "ReqType": 3,
+    "AdminAction": "",
+    "ReqID": "r2",
+    "K8SClusterID": "demo-cluster",
+    "K8SNamespace": "default",
+    "K8SApiResourceKind": 0,
+    "K8SApiResourceName": "web",
+    "K8SPodID": "pod-uid-1",
+    "IP": "10.0.3.10",
+    "SubnetID": "subnet-demo",
+    "Code": 0,
+    "Msg": "bound",
+    "Actor": "cluster demo-cluster token ipr_AbCdEfGh",
+    "Detail": {},
+}
+SUBNET_ROW = {
+    "NetRegionalID": "region-1",
+    "SubnetID": "subnet-demo",
+    "CIDR": "10.0.3.0/24",
+    "Gateway": "10.0.3.1",
+    "IPVersion": 4,
+    "Exclude": ["10.0.3.2-10.0.3.9"],
+    "Capacity": 245,
+    "Reserved": 3,
+    "Bound": 1,
+    "Free": 242,
+    "CreatedAt": "2026-10-01T14:00:00Z",
+}
+
+POOLS = _list("List pools", "Pools, active and released, with their address counts. " + SCOPE, PoolOut, POOL_ROW)
+ADDRESSES = _list(
+    "List reserved addresses",
+    "Addresses reserved by pools, bound to a pod or idle. " + SCOPE,
+    AddressOut,
+    ADDRESS_ROW,
+)
+EVENTS = _list(
+    "Search the audit log",
+    "One event per contract call and per admin change, newest first. Answers questions such as "
+    "`?IP=10.0.3.7&Since=...&Until=...` (which pod held an address when). The `ReqID` parameter filters "
+    "events by the ReqID of the call that wrote them (and is echoed as usual). A cluster token sees the "
+    "events about its own cluster's workloads; an operator token sees all, admin changes included.",
+    EventOut,
+    EVENT_ROW,
+)
+
+SUBNET_CREATE_CODES = (*ALWAYS, Code.FORBIDDEN)
+SUBNETS = extend_schema_view(
+    get=_list(
+        "List subnets with their usage",
+        "Registered subnets with Capacity, Reserved, Bound and Free. Every token sees every subnet (a cluster "
+        "may create pools in any of them); the figures are totals, naming no workload.",
+        SubnetOut,
+        SUBNET_ROW,
+    ),
+    post=extend_schema(
+        summary="Register a subnet (operator token)",
+        description=(
+            "Same as `manage.py create_subnet`. Registering the same definition again is success with "
+            "nothing to do; the same SubnetID with another definition is Code 1 with HTTP 409. A cluster "
+            "token gets Code 3."
+        ),
+        request={"application/json": SubnetCreateRequest},
+        responses={
+            200: OpenApiResponse(SubnetCreateResponse, description="Code 0 Success: " + CODE_MEANING[Code.SUCCESS]),
+            **error_responses(
+                SubnetCreateResponse,
+                SUBNET_CREATE_CODES,
+                extra_status={
+                    409: "Code 1 InvalidRequest: the SubnetID is already registered with another definition.",
+                    **BODY_STATUSES,
+                },
+            ),
+        },
+        examples=[
+            OpenApiExample(
+                "Request",
+                value={
+                    "ReqID": "r6",
+                    "NetRegionalID": "region-1",
+                    "SubnetID": "subnet-b",
+                    "CIDR": "10.0.4.0/24",
+                    "Gateway": "10.0.4.1",
+                    "Exclude": ["10.0.4.2-10.0.4.9", "10.0.4.200"],
+                },
+                request_only=True,
+            ),
+            OpenApiExample(
+                "Code 0 Success",
+                value={"ReqID": "r6", "Subnet": SUBNET_ROW, "Code": 0, "Msg": "subnet registered"},
+                response_only=True,
+                status_codes=["200"],
+            ),
+            *(
+                error_example(code, msg, extra={"Subnet": None})
+                for code, msg in [
+                    (Code.INVALID_REQUEST, "CIDR: '10.0.4.1/24' is not a network: has host bits set"),
+                    (Code.UNAUTHENTICATED, UNAUTHENTICATED_MSG),
+                    (Code.FORBIDDEN, "only an operator token may register subnets"),
+                ]
+            ),
+        ],
+        tags=["subnets"],
+    ),
+)
