@@ -106,22 +106,22 @@ def ip_release(*, ctx: CallContext, workload: Workload, pod_id: str, ip: str = "
     """Release what the pod holds in the workload's pools (active or released: pods outlive
     their workload while they terminate). Nothing bound is success; another pod's is 31."""
     now = timezone.now()
-    candidates = Address.objects.filter(**{f"pool__{k}": v for k, v in workload.as_filter().items()})
     if ip:
-        candidates = candidates.filter(ip=str(addressing.parse_ip(ip)))
+        candidates = Address.objects.filter(ip=str(addressing.parse_ip(ip)))
     else:
-        candidates = candidates.filter(pod_id=pod_id)
-    pool_ids = sorted({pool_id for pool_id in candidates.values_list("pool_id", flat=True)})
+        candidates = Address.objects.filter(pod_id=pod_id)
     released: list[str] = []
     outcome = "nothing bound to this pod; nothing to do"
-    # Lock the pools in id order, then read the addresses afresh under those locks.
+    # Lock, in id order, the workload's pools that hold a candidate; then read the addresses
+    # afresh under those locks.
     pools = {
         p.pk: p
-        for p in Pool.objects.filter(pk__in=pool_ids)
+        for p in Pool.objects.filter(**workload.as_filter(), pk__in=candidates.values("pool_id"))
         .select_related("subnet")
         .select_for_update(of=("self",))
         .order_by("pk")
     }
+    pool_ids = list(pools)
     for address in candidates.filter(pool_id__in=pool_ids).order_by("pool_id", "id"):
         if address.pod_id is None:
             continue
