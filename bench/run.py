@@ -294,35 +294,41 @@ async def release_pool(port, token, name) -> None:
     await contract(port, token, "/v1/ippool/release", workload(name))
 
 
-async def run_level(port: int, token: str, name: str, *, concurrency: int, ops: int, rounds: int, max_seconds: float):
-    """Create a pool of `ops`, then `rounds` times: `ops` pods require, then all release."""
-    await create_pool(port, token, name, ops, HOT_SUBNET)
+async def run_level(
+    port: int, token: str, name: str, *, concurrency: int, ops: int, rounds: int, pools: int, max_seconds: float
+):
+    """Create `pools` pools holding `ops` addresses in all; then `rounds` times: `ops` new pods,
+    spread over the pools, require an address, then all release theirs."""
+    names = [f"{name}-{k}" for k in range(pools)]
+    for pool_name in names:
+        await create_pool(port, token, pool_name, -(-ops // pools), HOT_SUBNET)
     require, release = Phase(), Phase()
     holdings: list[Holding] = []
     cpu_client = os.times()
     busy0, total0 = cpu_busy_jiffies()
     deadline = time.perf_counter() + max_seconds
     for round_no in range(rounds):
-        pods = [f"{name}-r{round_no}-p{i}" for i in range(ops)]
+        pods = [(names[i % pools], f"{name}-r{round_no}-p{i}") for i in range(ops)]
 
-        async def require_one(pod):
+        async def require_one(job):
+            pool_name, pod = job
             status, body = await call(
                 port,
                 "/v1/ip/require",
-                {**workload(name), "K8SPodID": pod, "K8SApiResourceID": "rid", "ReqID": pod},
+                {**workload(pool_name), "K8SPodID": pod, "K8SApiResourceID": "rid", "ReqID": pod},
                 token=token,
             )
             if status != 200 or body.get("Code") != 0:
                 return False, f"require {pod}: HTTP {status} {body}"
-            return True, (pod, body["IP"], time.perf_counter())
+            return True, (pool_name, pod, body["IP"], time.perf_counter())
 
         async def release_one(held):
-            pod, ip, answered = held
+            pool_name, pod, ip, answered = held
             sent = time.perf_counter()
             status, body = await call(
                 port,
                 "/v1/ip/release",
-                {**workload(name), "K8SPodID": pod, "K8SApiResourceID": "rid", "IP": ip, "ReqID": pod},
+                {**workload(pool_name), "K8SPodID": pod, "K8SApiResourceID": "rid", "IP": ip, "ReqID": pod},
                 token=token,
             )
             if status != 200 or body.get("Code") != 0:
@@ -333,11 +339,13 @@ async def run_level(port: int, token: str, name: str, *, concurrency: int, ops: 
         holdings += await drive(held, concurrency, deadline, release, release_one)
     busy1, total1 = cpu_busy_jiffies()
     cpu_after = os.times()
-    await release_pool(port, token, name)
+    for pool_name in names:
+        await release_pool(port, token, pool_name)
     client_cpu = (cpu_after.user - cpu_client.user) + (cpu_after.system - cpu_client.system)
     calls = require.calls + release.calls
     return {
         "concurrency": concurrency,
+        "pools": pools,
         "require": require.summary(),
         "release": release.summary(),
         "holdings": len(holdings),
@@ -428,6 +436,7 @@ def postgres_run(args, env: dict) -> dict:
                             concurrency=concurrency,
                             ops=args.ops,
                             rounds=args.rounds,
+                            pools=args.pools,
                             max_seconds=args.max_seconds,
                         )
                     )
@@ -471,6 +480,7 @@ def sqlite_run(args, env: dict) -> list[dict]:
                         concurrency=concurrency,
                         ops=args.sqlite_ops,
                         rounds=1,
+                        pools=1,
                         max_seconds=args.max_seconds,
                     )
                 )
@@ -488,7 +498,8 @@ def sqlite_run(args, env: dict) -> list[dict]:
 def format_level(level: dict) -> str:
     rq, rl = level["require"], level["release"]
     return (
-        f"fill {level['fill']:>7} c={level['concurrency']:>2}  require {rq['per_second']:>7.1f}/s "
+        f"fill {level['fill']:>7} pools {level['pools']} c={level['concurrency']:>2}  "
+        f"require {rq['per_second']:>7.1f}/s "
         f"p50 {rq['p50_ms']:>6.1f} p95 {rq['p95_ms']:>6.1f} p99 {rq['p99_ms']:>6.1f} ms  "
         f"release {rl['per_second']:>7.1f}/s p50 {rl['p50_ms']:>6.1f} p95 {rl['p95_ms']:>6.1f} "
         f"p99 {rl['p99_ms']:>6.1f} ms  errors {rq['errors'] + rl['errors']}  dup {level['duplicates']}  "
@@ -498,14 +509,14 @@ def format_level(level: dict) -> str:
 
 def markdown(report: dict) -> str:
     lines = [
-        "| reserved elsewhere | clients | requires/s | p50 / p95 / p99 ms | releases/s | p50 / p95 / p99 ms "
+        "| reserved elsewhere | pools | clients | requires/s | p50 / p95 / p99 ms | releases/s | p50 / p95 / p99 ms "
         "| errors | duplicates | machine CPU | load generator CPU |",
-        "|---:|---:|---:|---|---:|---|---:|---:|---:|---:|",
+        "|---:|---:|---:|---:|---|---:|---|---:|---:|---:|---:|",
     ]
     for level in report["levels"]:
         rq, rl = level["require"], level["release"]
         lines.append(
-            f"| {level['fill']:,} | {level['concurrency']} | {rq['per_second']:,.0f} "
+            f"| {level['fill']:,} | {level['pools']} | {level['concurrency']} | {rq['per_second']:,.0f} "
             f"| {rq['p50_ms']:.1f} / {rq['p95_ms']:.1f} / {rq['p99_ms']:.1f} | {rl['per_second']:,.0f} "
             f"| {rl['p50_ms']:.1f} / {rl['p95_ms']:.1f} / {rl['p99_ms']:.1f} | {rq['errors'] + rl['errors']} "
             f"| {level['duplicates']} of {level['holdings']:,} holds | {level['machine_cpu_busy_pct']:.0f}% "
@@ -522,14 +533,17 @@ def main() -> int:
         help="PostgreSQL database to create, use and drop (its name must start with ipresmgr_)",
     )
     parser.add_argument("--port", type=int, default=int(os.environ.get("BENCH_PORT", 8400)))
-    parser.add_argument("--ops", type=int, default=2000, help="pods that require (then release) per round")
+    parser.add_argument("--ops", type=int, default=1000, help="pods that require (then release) per round")
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument(
+        "--pools", type=int, default=8, help="pools the pods of one level spread over (a node drain: many workloads)"
+    )
     parser.add_argument("--concurrency", type=lambda s: [int(x) for x in s.split(",")], default=[1, 8, 32, 64])
     parser.add_argument("--fills", type=lambda s: [int(x) for x in s.split(",")], default=[1000, 10_000, 100_000])
     parser.add_argument("--max-seconds", type=float, default=120, help="time bound of one level")
-    parser.add_argument("--workers", type=int, default=int(os.environ.get("GUNICORN_WORKERS", 4)))
-    parser.add_argument("--threads", type=int, default=int(os.environ.get("GUNICORN_THREADS", 1)))
-    parser.add_argument("--worker-class", default=os.environ.get("GUNICORN_WORKER_CLASS", "sync"))
+    parser.add_argument("--workers", type=int, default=int(os.environ.get("GUNICORN_WORKERS", os.cpu_count() or 2)))
+    parser.add_argument("--threads", type=int, default=int(os.environ.get("GUNICORN_THREADS", 4)))
+    parser.add_argument("--worker-class", default=os.environ.get("GUNICORN_WORKER_CLASS", "gthread"))
     parser.add_argument("--sqlite-ops", type=int, default=1000)
     parser.add_argument("--sqlite-threads", type=int, default=4)
     parser.add_argument("--no-sqlite", action="store_true")
