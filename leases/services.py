@@ -4,9 +4,10 @@ Every change to an address happens under its pool's row lock (see pools.services
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from pools import addressing
@@ -27,6 +28,33 @@ class Lease:
     msg: str
 
 
+# The hot path of require, in one statement: bind the pool's address idle longest to the pod,
+# unless the pod already holds one. Raw SQL only for RETURNING, which update() lacks; PostgreSQL
+# and SQLite (3.35+) both run it. The caller holds the pool's row lock, so no one else binds here.
+_ADDRESS_TABLE = Address._meta.db_table
+_BIND_IDLE_SQL = f"""
+UPDATE {_ADDRESS_TABLE} SET pod_id = %s, k8s_resource_id = %s, bound_at = %s, idle_since = NULL
+WHERE id = (SELECT id FROM {_ADDRESS_TABLE} WHERE pool_id = %s AND pod_id IS NULL ORDER BY idle_since, id LIMIT 1)
+  AND NOT EXISTS (SELECT 1 FROM {_ADDRESS_TABLE} WHERE pool_id = %s AND pod_id = %s)
+RETURNING ip, mac, port_id
+"""
+
+
+def _bind_idle(*, pool: Pool, pod_id: str, resource_id: str, now) -> tuple[str, str, str] | None:
+    """(ip, mac, port_id) of the idle address just bound to the pod; None if the pod already
+    holds one in the pool or none is idle."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _BIND_IDLE_SQL,
+            [pod_id, resource_id, connection.ops.adapt_datetimefield_value(now), pool.pk, pool.pk, pod_id],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    ip, mac, port_id = row
+    return ip, mac, str(uuid.UUID(str(port_id)))
+
+
 @transaction.atomic
 def ip_require(*, ctx: CallContext, workload: Workload, pod_id: str, resource_id: str = "") -> Lease:
     """Bind an address of the workload's active pool to the pod: the one it already holds (CNI
@@ -41,16 +69,14 @@ def ip_require(*, ctx: CallContext, workload: Workload, pod_id: str, resource_id
     )
     if pool is None:
         raise ServiceError(Code.POOL_NOT_FOUND, f"workload {workload} has no active pool")
-    address = Address.objects.filter(pool=pool, pod_id=pod_id).first()
-    if address is not None:
-        msg = "pod already holds this address"
+    bound = _bind_idle(pool=pool, pod_id=pod_id, resource_id=resource_id, now=now)
+    if bound is not None:
+        ip, mac, port_id = bound
+        msg = "idle address bound"
     else:
-        address = Address.objects.filter(pool=pool, pod_id__isnull=True).order_by("idle_since", "id").first()
+        address = Address.objects.filter(pool=pool, pod_id=pod_id).order_by("pk").first()
         if address is not None:
-            Address.objects.filter(pk=address.pk).update(
-                pod_id=pod_id, k8s_resource_id=resource_id, bound_at=now, idle_since=None
-            )
-            msg = "idle address bound"
+            msg = "pod already holds this address"
         else:
             limit = pool.target + surge_allowance(pool)
             if pool.reserved_count >= limit:
@@ -61,8 +87,9 @@ def ip_require(*, ctx: CallContext, workload: Workload, pod_id: str, resource_id
                 )
             (address,) = reserve_addresses(pool=pool, count=1, now=now, bind_pod=pod_id, resource_id=resource_id)
             msg = f"surge address reserved ({pool.reserved_count} of at most {limit})"
-    audit_record(ctx, workload=workload, pod_id=pod_id, ip=address.ip, subnet_id=pool.subnet.subnet_id, msg=msg, at=now)
-    return Lease(ip=address.ip, mac=address.mac, port_id=str(address.port_id), gateway=pool.subnet.gateway, msg=msg)
+        ip, mac, port_id = address.ip, address.mac, str(address.port_id)
+    audit_record(ctx, workload=workload, pod_id=pod_id, ip=ip, subnet_id=pool.subnet.subnet_id, msg=msg, at=now)
+    return Lease(ip=ip, mac=mac, port_id=port_id, gateway=pool.subnet.gateway, msg=msg)
 
 
 def unbind(*, pool: Pool, address: Address, now) -> str:
@@ -80,21 +107,21 @@ def ip_release(*, ctx: CallContext, workload: Workload, pod_id: str, ip: str = "
     """Release what the pod holds in the workload's pools (active or released: pods outlive
     their workload while they terminate). Nothing bound is success; another pod's is 31."""
     now = timezone.now()
-    candidates = Address.objects.filter(**{f"pool__{k}": v for k, v in workload.as_filter().items()})
     if ip:
-        candidates = candidates.filter(ip=str(addressing.parse_ip(ip)))
+        candidates = Address.objects.filter(ip=str(addressing.parse_ip(ip)))
     else:
-        candidates = candidates.filter(pod_id=pod_id)
-    pool_ids = sorted({pool_id for pool_id in candidates.values_list("pool_id", flat=True)})
+        candidates = Address.objects.filter(pod_id=pod_id)
     released: list[str] = []
-    # Lock the pools in id order, then read the addresses afresh under those locks.
+    # Lock, in id order, the workload's pools that hold a candidate; then read the addresses
+    # afresh under those locks.
     pools = {
         p.pk: p
-        for p in Pool.objects.filter(pk__in=pool_ids)
+        for p in Pool.objects.filter(**workload.as_filter(), pk__in=candidates.values("pool_id"))
         .select_related("subnet")
         .select_for_update(of=("self",))
         .order_by("pk")
     }
+    pool_ids = list(pools)
     for address in candidates.filter(pool_id__in=pool_ids).order_by("pool_id", "id"):
         if address.pod_id is None:
             continue
