@@ -94,7 +94,7 @@ class SubnetExclusion(models.Model):
     reason = models.CharField(max_length=200, blank=True)
 
     class Meta:
-        ordering = ["subnet", "id"]
+        ordering = ["subnet_id", "id"]
 
     def __str__(self) -> str:
         return self.first_ip if self.first_ip == self.last_ip else f"{self.first_ip}-{self.last_ip}"
@@ -170,7 +170,8 @@ class Address(models.Model):
     idle_since = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        ordering = ["subnet", "ip_key"]
+        # By the raw column: ordering by "subnet" would join Subnet on every default-ordered query.
+        ordering = ["subnet_id", "ip_key"]
         verbose_name_plural = "addresses"
         constraints = [
             models.UniqueConstraint(fields=["subnet", "ip_key"], name="address_reserved_once_per_subnet"),
