@@ -216,10 +216,9 @@ def classify(exc: Exception) -> tuple[Code, str, int]:
         return Code.INVALID_REQUEST, _first_error_text(exc.detail), exc.status_code
     if isinstance(exc, RequestDataTooBig):
         return Code.INVALID_REQUEST, f"body larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes", 413
+    # Statement and lock timeouts (57014, 55P03) arrive as OperationalError too.
     if isinstance(exc, OperationalError | InterfaceError):
         return Code.UNAVAILABLE, "database unavailable or busy; retry", 503
-    if isinstance(exc, DatabaseError) and getattr(exc.__cause__, "sqlstate", None) in {"57014", "55P03"}:
-        return Code.UNAVAILABLE, "database busy (timeout); retry", 503
     return Code.INTERNAL, f"internal error ({type(exc).__name__})", 500
 
 

@@ -160,12 +160,17 @@ def subnet_create(
     return subnet, True
 
 
-def blocked_ranges(subnet: Subnet) -> addressing.BlockedRanges:
-    gateway = int(addressing.parse_ip(subnet.gateway))
-    pairs = [(gateway, gateway)]
-    for exclusion in subnet.exclusions.all():  # a prefetch, when the caller made one
-        pairs.append((int(addressing.parse_ip(exclusion.first_ip)), int(addressing.parse_ip(exclusion.last_ip))))
+def _blocked(gateway: str, exclusions) -> addressing.BlockedRanges:
+    """The gateway and the (first, last) exclusion pairs, as ranges never handed out."""
+    gateway_value = int(addressing.parse_ip(gateway))
+    pairs = [(gateway_value, gateway_value)]
+    pairs += [(int(addressing.parse_ip(first)), int(addressing.parse_ip(last))) for first, last in exclusions]
     return addressing.BlockedRanges.build(pairs)
+
+
+def blocked_ranges(subnet: Subnet) -> addressing.BlockedRanges:
+    # .all(): uses a prefetch, when the caller made one
+    return _blocked(subnet.gateway, ((e.first_ip, e.last_ip) for e in subnet.exclusions.all()))
 
 
 def subnet_capacity(subnet: Subnet, blocked: addressing.BlockedRanges | None = None) -> int:
@@ -403,15 +408,20 @@ def pool_scale(*, ctx: CallContext, workload: Workload, new_target: int, old_tar
     pool = _lock_active_pool(workload)
     if pool is None:
         raise ServiceError(Code.POOL_NOT_FOUND, f"workload {workload} has no active pool")
+    return _retarget_audited(ctx=ctx, pool=pool, target=new_target, now=now, caller_old_replicas=old_target)
+
+
+def _retarget_audited(*, ctx: CallContext, pool: Pool, target: int, now, **detail) -> Pool:
+    """Set a locked, active pool's target and audit it (ScaleIPPool and the console's resize)."""
     previous = pool.target
-    pool_set_target(pool=pool, target=new_target, now=now)
+    pool_set_target(pool=pool, target=target, now=now)
     audit_record(
         ctx,
-        workload=workload,
+        workload=workload_of(pool),
         subnet_id=pool.subnet.subnet_id,
-        msg=f"target {previous} -> {new_target}",
+        msg=f"target {previous} -> {target}; {pool.reserved_count} reserved",
         at=now,
-        detail={"previous_target": previous, "new_target": new_target, "caller_old_replicas": old_target},
+        detail={"previous_target": previous, "new_target": target, **detail},
     )
     return pool
 
@@ -472,9 +482,7 @@ def subnet_check_update(*, subnet: Subnet, cidr: str, gateway: str, exclusions: 
     network, gateway_ip, ranges = subnet_validate(
         net_regional_id=subnet.net_regional_id, cidr=cidr, gateway=gateway, exclusions=exclusions, subnet_pk=subnet.pk
     )
-    pairs = [(int(gateway_ip), int(gateway_ip))]
-    pairs += [(int(addressing.parse_ip(a)), int(addressing.parse_ip(b))) for a, b in ranges]
-    stranded = _reserved_outside(subnet, network, addressing.BlockedRanges.build(pairs))
+    stranded = _reserved_outside(subnet, network, _blocked(str(gateway_ip), ranges))
     if stranded:
         raise ServiceError(
             Code.INVALID_REQUEST,
@@ -540,17 +548,7 @@ def pool_resize(*, ctx: CallContext, pool: Pool, target: int) -> Pool:
         raise ServiceError(Code.POOL_NOT_FOUND, f"pool {pool} is released; only an active pool can be resized")
     if target < 0:
         raise ServiceError(Code.INVALID_REQUEST, "target must not be negative")
-    previous = pool.target
-    pool_set_target(pool=pool, target=target, now=now)
-    audit_record(
-        ctx,
-        workload=workload_of(pool),
-        subnet_id=pool.subnet.subnet_id,
-        msg=f"target {previous} -> {target}; {pool.reserved_count} reserved",
-        at=now,
-        detail={"previous_target": previous, "new_target": target},
-    )
-    return pool
+    return _retarget_audited(ctx=ctx, pool=pool, target=target, now=now)
 
 
 @transaction.atomic
@@ -575,6 +573,16 @@ def lock_address(address_pk: int) -> tuple[Pool, Address]:
     return pool, address
 
 
+def _lock_idle_address(address_pk: int) -> tuple[Pool, Address]:
+    """lock_address, refusing an address that is bound: the console frees bindings explicitly."""
+    pool, address = lock_address(address_pk)
+    if address.is_bound:
+        raise ServiceError(
+            Code.ADDRESS_CONFLICT, f"IP: {address.ip} is bound to pod {address.pod_id}; force-release it first"
+        )
+    return pool, address
+
+
 @transaction.atomic
 def address_hold(*, ctx: CallContext, address: Address, reason: str = "") -> SubnetExclusion:
     """Hold an idle address back for good: exclude it from its subnet and take it out of its pool.
@@ -582,11 +590,7 @@ def address_hold(*, ctx: CallContext, address: Address, reason: str = "") -> Sub
     A bound address is refused: force-release it first. The pool is one address short of its
     target afterwards; the next scale, create or require reserves another one."""
     now = timezone.now()
-    pool, address = lock_address(address.pk)
-    if address.is_bound:
-        raise ServiceError(
-            Code.ADDRESS_CONFLICT, f"IP: {address.ip} is bound to pod {address.pod_id}; force-release it first"
-        )
+    pool, address = _lock_idle_address(address.pk)
     subnet = Subnet.objects.select_for_update(no_key=True).get(pk=pool.subnet_id)
     label = f"held by {ctx.actor.label}" + (f": {reason}" if reason else "")
     exclusion = SubnetExclusion.objects.create(
@@ -608,11 +612,7 @@ def address_hold(*, ctx: CallContext, address: Address, reason: str = "") -> Sub
 def address_return_idle(*, ctx: CallContext, address: Address) -> None:
     """Give one idle address of a pool back to its subnet. A bound address is refused."""
     now = timezone.now()
-    pool, address = lock_address(address.pk)
-    if address.is_bound:
-        raise ServiceError(
-            Code.ADDRESS_CONFLICT, f"IP: {address.ip} is bound to pod {address.pod_id}; force-release it first"
-        )
+    pool, address = _lock_idle_address(address.pk)
     address_return(pool=pool, address=address)
     audit_record(
         ctx,
