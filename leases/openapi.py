@@ -6,7 +6,7 @@ from leases.serializers import ReleaseIPRequest, ReleaseIPResponse, RequireIPReq
 from pools.choices import Code
 from pools.openapi import DEMO_WORKLOAD, FORBIDDEN_MSG, UNAUTHENTICATED_MSG, contract_responses, error_example
 
-NO_LEASE = {"IP": "", "MacAddr": "", "PortID": "", "SubnetGatewayAddr": ""}
+NO_LEASE = {"IP": "", "MacAddr": "", "PortID": "", "SubnetGatewayAddr": "", "SubnetCIDR": ""}
 POD = {"K8SApiResourceID": "deploy-uid-1", "K8SPodID": "pod-uid-1"}
 COMMON = [
     (Code.INVALID_REQUEST, "K8SPodID: This field is required."),
@@ -36,6 +36,7 @@ REQUIRE_IP = extend_schema(
                 "MacAddr": "0a:58:1c:2e:4f:07",
                 "PortID": "5b0c1e7e-3f2a-4d8b-9a61-0c9d2f4e8a17",
                 "SubnetGatewayAddr": "10.0.3.1",
+                "SubnetCIDR": "10.0.3.0/24",
                 "Code": 0,
                 "Msg": "ok",
             },

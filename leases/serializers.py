@@ -27,6 +27,11 @@ class RequireIPResponse(Envelope):
     MacAddr = serializers.CharField(allow_blank=True)
     PortID = serializers.CharField(allow_blank=True)
     SubnetGatewayAddr = serializers.CharField(allow_blank=True)
+    SubnetCIDR = serializers.CharField(
+        allow_blank=True,
+        help_text="The subnet's CIDR (e.g. 10.0.3.0/24): its prefix length is the pod address's. "
+        "Not in the original contract; Go clients ignore it.",
+    )
 
 
 class ReleaseIPResponse(Envelope):

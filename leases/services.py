@@ -25,6 +25,7 @@ class Lease:
     mac: str
     port_id: str
     gateway: str
+    cidr: str
     msg: str
 
 
@@ -89,7 +90,7 @@ def ip_require(*, ctx: CallContext, workload: Workload, pod_id: str, resource_id
             msg = f"surge address reserved ({pool.reserved_count} of at most {limit})"
         ip, mac, port_id = address.ip, address.mac, str(address.port_id)
     audit_record(ctx, workload=workload, pod_id=pod_id, ip=ip, subnet_id=pool.subnet.subnet_id, msg=msg, at=now)
-    return Lease(ip=ip, mac=mac, port_id=port_id, gateway=pool.subnet.gateway, msg=msg)
+    return Lease(ip=ip, mac=mac, port_id=port_id, gateway=pool.subnet.gateway, cidr=pool.subnet.cidr, msg=msg)
 
 
 def unbind(*, pool: Pool, address: Address, now) -> str:

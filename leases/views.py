@@ -10,14 +10,20 @@ from pools.choices import ReqType
 class RequireIPView(ContractView):
     request_serializer = RequireIPRequest
     req_type = ReqType.REQUIRE_IP
-    response_defaults = {"IP": "", "MacAddr": "", "PortID": "", "SubnetGatewayAddr": ""}
+    response_defaults = {"IP": "", "MacAddr": "", "PortID": "", "SubnetGatewayAddr": "", "SubnetCIDR": ""}
 
     def perform(self, ctx, serializer):
         data = serializer.validated_data
         lease = services.ip_require(
             ctx=ctx, workload=serializer.workload(), pod_id=data["K8SPodID"], resource_id=data["K8SApiResourceID"]
         )
-        extra = {"IP": lease.ip, "MacAddr": lease.mac, "PortID": lease.port_id, "SubnetGatewayAddr": lease.gateway}
+        extra = {
+            "IP": lease.ip,
+            "MacAddr": lease.mac,
+            "PortID": lease.port_id,
+            "SubnetGatewayAddr": lease.gateway,
+            "SubnetCIDR": lease.cidr,
+        }
         return lease.msg, extra
 
 

@@ -130,6 +130,7 @@ def test_ipv6_slash_64_works_without_enumerating_it(v1):
     assert ipaddress.ip_address("fd00:5::") not in ips and ipaddress.ip_address("fd00:5::1") not in ips
     lease = v1.require("pod-1", name="web").json()
     assert lease["Code"] == 0 and lease["SubnetGatewayAddr"] == "fd00:5::1"
+    assert lease["SubnetCIDR"] == "fd00:5::/64"
 
 
 @pytest.mark.parametrize("grace", [30])

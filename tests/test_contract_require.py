@@ -11,7 +11,8 @@ def test_require_answers_ip_mac_port_id_and_gateway(v1):
     response = v1.require("pod-1", resource_id="deploy-uid")
     body = response.json()
     assert response.status_code == 200
-    assert set(body) == {"ReqID", "IP", "MacAddr", "PortID", "SubnetGatewayAddr", "Code", "Msg"}
+    assert set(body) == {"ReqID", "IP", "MacAddr", "PortID", "SubnetGatewayAddr", "SubnetCIDR", "Code", "Msg"}
+    assert body["SubnetCIDR"] == "10.0.3.0/24"
     address = Address.objects.get(ip=body["IP"])
     assert (body["MacAddr"], body["PortID"], body["SubnetGatewayAddr"]) == (
         address.mac,
@@ -115,7 +116,16 @@ def test_surge_address_goes_back_to_the_subnet_on_release(v1):
 def test_require_without_pool_is_code_20(v1):
     response = v1.require("pod-1", name="nothing")
     assert (response.status_code, response.json()["Code"]) == (404, 20)
-    assert set(response.json()) == {"ReqID", "IP", "MacAddr", "PortID", "SubnetGatewayAddr", "Code", "Msg"}
+    assert set(response.json()) == {
+        "ReqID",
+        "IP",
+        "MacAddr",
+        "PortID",
+        "SubnetGatewayAddr",
+        "SubnetCIDR",
+        "Code",
+        "Msg",
+    }
 
 
 def test_kind_is_part_of_the_workload(v1):

@@ -106,7 +106,16 @@ def test_contract_requests_keep_the_original_field_names_and_types(schema):
     assert create["properties"]["K8SApiResourceReplicas"]["type"] == "integer"
     assert ref_of(create["properties"]["K8SApiResourceKind"]) == "#/components/schemas/K8SApiResourceKind"
     require = schema["components"]["schemas"]["RequireIPResponse"]
-    assert set(require["properties"]) == {"ReqID", "IP", "MacAddr", "PortID", "SubnetGatewayAddr", "Code", "Msg"}
+    assert set(require["properties"]) == {
+        "ReqID",
+        "IP",
+        "MacAddr",
+        "PortID",
+        "SubnetGatewayAddr",
+        "SubnetCIDR",
+        "Code",
+        "Msg",
+    }
     webhook = schema["components"]["schemas"]["WebhookResponse"]
     assert ref_of(webhook["properties"]["ReqType"]) == "#/components/schemas/ReqType"
     assert ref_of(webhook["properties"]["Code"]) == "#/components/schemas/Code"
