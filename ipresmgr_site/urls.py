@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from pools.api import V1NotFound
+from pools.api.views import v1_not_found
 
 urlpatterns = [
     path("", include("pools.urls")),
@@ -12,5 +12,5 @@ urlpatterns = [
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     path("admin/", admin.site.urls),
     # Must stay last: any other /v1/ path answers the JSON envelope, not an HTML 404.
-    re_path(r"^v1/", V1NotFound.as_view()),
+    re_path(r"^v1/", v1_not_found),
 ]

@@ -1,10 +1,11 @@
-"""OpenAPI declarations of the CNI IPAM plugin's two calls (see pools/openapi.py)."""
+"""OpenAPI declarations of the CNI IPAM plugin's two calls and of the address list (see pools/api/openapi.py)."""
 
 from drf_spectacular.utils import OpenApiExample, extend_schema
 
-from leases.serializers import ReleaseIPRequest, ReleaseIPResponse, RequireIPRequest, RequireIPResponse
+from leases.serializers import AddressOut, ReleaseIPRequest, ReleaseIPResponse, RequireIPRequest, RequireIPResponse
+from pools.api.openapi import DEMO_WORKLOAD, FORBIDDEN_MSG, UNAUTHENTICATED_MSG, contract_responses, error_example
+from pools.api.read_openapi import SCOPE, list_schema
 from pools.choices import Code
-from pools.openapi import DEMO_WORKLOAD, FORBIDDEN_MSG, UNAUTHENTICATED_MSG, contract_responses, error_example
 
 NO_LEASE = {"IP": "", "MacAddr": "", "PortID": "", "SubnetGatewayAddr": "", "SubnetCIDR": ""}
 POD = {"K8SApiResourceID": "deploy-uid-1", "K8SPodID": "pod-uid-1"}
@@ -78,4 +79,31 @@ RELEASE_IP = extend_schema(
         ),
     ],
     tags=["ipam"],
+)
+
+ADDRESS_ROW = {
+    "IP": "10.0.3.10",
+    "MacAddr": "0a:58:1c:2e:4f:07",
+    "PortID": "5b0c1e7e-3f2a-4d8b-9a61-0c9d2f4e8a17",
+    "NetRegionalID": "region-1",
+    "SubnetID": "subnet-demo",
+    "SubnetGatewayAddr": "10.0.3.1",
+    "K8SClusterID": "demo-cluster",
+    "K8SNamespace": "default",
+    "K8SApiResourceKind": 0,
+    "K8SApiResourceName": "web",
+    "PoolState": "active",
+    "State": "bound",
+    "K8SPodID": "pod-uid-1",
+    "K8SApiResourceID": "deploy-uid-1",
+    "ReservedAt": "2026-10-01T14:02:00Z",
+    "BoundAt": "2026-10-01T14:02:05Z",
+    "IdleSince": None,
+}
+
+ADDRESSES = list_schema(
+    "List reserved addresses",
+    "Addresses reserved by pools, bound to a pod or idle. " + SCOPE,
+    AddressOut,
+    ADDRESS_ROW,
 )

@@ -1,8 +1,12 @@
-"""Request and response shapes of the CNI IPAM plugin's calls (contract section 3)."""
+"""Request and answer shapes of the CNI IPAM plugin's calls (contract section 3), and the address
+rows of the read API."""
 
+from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
-from pools.api import ContractRequest, Envelope, ip_field, opaque_id_field
+from leases.selectors import lease_of
+from pools.api.fields import ContractRequest, Envelope, ip_field, opaque_id_field
+from pools.choices import Kind, PoolState
 
 
 class RequireIPRequest(ContractRequest):
@@ -36,3 +40,33 @@ class RequireIPResponse(Envelope):
 
 class ReleaseIPResponse(Envelope):
     """IPResMgr2IPAMReleaseIPRes."""
+
+
+@extend_schema_serializer(component_name="Address")
+class AddressOut(serializers.Serializer):
+    IP = serializers.CharField(source="ip")
+    MacAddr = serializers.CharField(source="mac")
+    PortID = serializers.UUIDField(source="port_id")
+    NetRegionalID = serializers.CharField(source="net_regional_id")
+    SubnetID = serializers.CharField(source="subnet.subnet_id")
+    SubnetGatewayAddr = serializers.CharField(source="subnet.gateway")
+    K8SClusterID = serializers.CharField(source="pool.k8s_cluster_id")
+    K8SNamespace = serializers.CharField(source="pool.namespace")
+    K8SApiResourceKind = serializers.ChoiceField(source="pool.kind", choices=Kind.choices)
+    K8SApiResourceName = serializers.CharField(source="pool.name")
+    PoolState = serializers.ChoiceField(source="pool.state", choices=PoolState.choices)
+    State = serializers.SerializerMethodField(help_text="bound (to K8SPodID) or idle.")
+    K8SPodID = serializers.CharField(source="lease.pod_id", allow_null=True, help_text="null when idle.")
+    K8SApiResourceID = serializers.SerializerMethodField()
+    ReservedAt = serializers.DateTimeField(source="reserved_at")
+    BoundAt = serializers.DateTimeField(source="lease.bound_at", allow_null=True)
+    IdleSince = serializers.DateTimeField(source="idle_since", allow_null=True)
+
+    @extend_schema_field({"type": "string", "enum": ["bound", "idle"]})
+    def get_State(self, address) -> str:  # noqa: N802 - named like the key
+        return "idle" if lease_of(address) is None else "bound"
+
+    @extend_schema_field({"type": "string"})
+    def get_K8SApiResourceID(self, address) -> str:  # noqa: N802
+        lease = lease_of(address)
+        return "" if lease is None else lease.k8s_resource_id

@@ -5,4 +5,5 @@ from leases import views
 urlpatterns = [
     path("v1/ip/require", views.RequireIPView.as_view(), name="ip-require"),
     path("v1/ip/release", views.ReleaseIPView.as_view(), name="ip-release"),
+    path("v1/addresses", views.AddressListView.as_view(), name="addresses"),
 ]

@@ -1,30 +1,31 @@
-"""The CNI IPAM plugin's two calls."""
+"""The CNI IPAM plugin's two calls, and the read list of reserved addresses and their holders."""
 
-from leases import openapi, services
-from leases.serializers import ReleaseIPRequest, RequireIPRequest
-from pools.api import ContractView
+from leases import filters, openapi, selectors, services
+from leases.serializers import AddressOut, ReleaseIPRequest, RequireIPRequest
+from pools.api.views import ContractView, ReadView
 from pools.choices import ReqType
+
+NO_ADDRESS = {"IP": "", "MacAddr": "", "PortID": "", "SubnetGatewayAddr": "", "SubnetCIDR": ""}
 
 
 @openapi.REQUIRE_IP
 class RequireIPView(ContractView):
     request_serializer = RequireIPRequest
     req_type = ReqType.REQUIRE_IP
-    response_defaults = {"IP": "", "MacAddr": "", "PortID": "", "SubnetGatewayAddr": "", "SubnetCIDR": ""}
+    answer_fields = NO_ADDRESS
 
     def perform(self, ctx, serializer):
         data = serializer.validated_data
-        lease = services.ip_require(
+        required = services.ip_require(
             ctx=ctx, workload=serializer.workload(), pod_id=data["K8SPodID"], resource_id=data["K8SApiResourceID"]
         )
-        extra = {
-            "IP": lease.ip,
-            "MacAddr": lease.mac,
-            "PortID": lease.port_id,
-            "SubnetGatewayAddr": lease.gateway,
-            "SubnetCIDR": lease.cidr,
+        return required.msg, {
+            "IP": required.ip,
+            "MacAddr": required.mac,
+            "PortID": required.port_id,
+            "SubnetGatewayAddr": required.gateway,
+            "SubnetCIDR": required.cidr,
         }
-        return lease.msg, extra
 
 
 @openapi.RELEASE_IP
@@ -36,3 +37,13 @@ class ReleaseIPView(ContractView):
         data = serializer.validated_data
         released = services.ip_release(ctx=ctx, workload=serializer.workload(), pod_id=data["K8SPodID"], ip=data["IP"])
         return (f"released {', '.join(released)}" if released else "nothing bound to this pod; nothing to do"), {}
+
+
+@openapi.ADDRESSES
+class AddressListView(ReadView):
+    serializer_class = AddressOut
+    filterset_class = filters.AddressFilter
+
+    @staticmethod
+    def selector(actor):
+        return selectors.addresses_visible_to(actor).order_by("subnet_id", "ip_key")

@@ -70,9 +70,6 @@ class BlockedRanges:
     def count_within(self, low: int, high: int) -> int:
         return sum(max(0, min(b, high) - max(a, low) + 1) for a, b in self.ranges)
 
-    def contains(self, value: int) -> bool:
-        return any(a <= value <= b for a, b in self.ranges)
-
     def free_runs(self, low: int, high: int) -> Iterator[tuple[int, int]]:
         """The runs of [low, high] that no blocked range covers, in order."""
         cursor = low

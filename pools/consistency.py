@@ -2,9 +2,11 @@
 
 `find_violations()` runs every check in one read-only snapshot and returns the offenders;
 `python manage.py check_consistency` prints them and exits non-zero. Each check is one query
-(or one query per subnet), portable between SQLite and PostgreSQL.
+(or one query per subnet), portable between SQLite and PostgreSQL. Checks here are about
+reservations; leases.consistency registers the ones about who holds an address (`@check`).
 
-The size rule for pools, exactly (r = Address rows of the pool, b = bound ones, T = target):
+The size rule for pools, exactly (r = Address rows of the pool, b = bound ones (in use: no
+idle_since), T = target):
 - Above its target an active pool holds only bound addresses: r > T implies r == b. Surge
   reserves only when nothing is idle, a lowered target returns the idle ones beyond it at once,
   and a bound address beyond the target goes back when its pod releases it. So r may exceed
@@ -25,8 +27,16 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from pools import addressing
-from pools.choices import Code, PoolState, ReqType
-from pools.models import Address, Subnet
+from pools.choices import PoolState
+from pools.models import Address, AuditEvent, Pool, Subnet
+
+# Table names for the SQL below, from the models (format them into the statements; never values).
+TABLES = {
+    "address": Address._meta.db_table,
+    "pool": Pool._meta.db_table,
+    "subnet": Subnet._meta.db_table,
+    "event": AuditEvent._meta.db_table,
+}
 
 MAC_PATTERN = r"^[0-9a-f][26ae](:[0-9a-f]{2}){5}$"  # lower-case, locally administered, unicast
 
@@ -51,8 +61,9 @@ def check(name: str):
     return register
 
 
-def _rows(cursor, sql: str, params=()) -> list[tuple]:
-    cursor.execute(sql, params)
+def sql_rows(cursor, sql: str, params=(), *, tables: dict[str, str] = TABLES) -> list[tuple]:
+    """Run `sql` with {address}, {pool}, ... replaced by the names in `tables`."""
+    cursor.execute(sql.format(**tables), params)
     return cursor.fetchall()
 
 
@@ -62,49 +73,24 @@ def _rows(cursor, sql: str, params=()) -> list[tuple]:
 @check("address_reserved_twice")
 def _reserved_twice(cursor):
     # By the subnet's region and the canonical IP text: two rows for one address of one network.
-    for region, ip, count, pools in _rows(
+    for region, ip, count, pools in sql_rows(
         cursor,
         """
         SELECT s.net_regional_id, a.ip, COUNT(*), MIN(a.pool_id) || ',' || MAX(a.pool_id)
-        FROM pools_address a JOIN pools_subnet s ON s.id = a.subnet_id
+        FROM {address} a JOIN {subnet} s ON s.id = a.subnet_id
         GROUP BY s.net_regional_id, a.ip HAVING COUNT(*) > 1
         """,
     ):
         yield f"{ip} in region {region} is reserved {count} times (pools {pools})"
 
 
-@check("pod_bound_twice_in_pool")
-def _bound_twice(cursor):
-    for pool_id, pod_id, ips in _rows(
-        cursor,
-        """
-        SELECT pool_id, pod_id, MIN(ip) || ',' || MAX(ip) FROM pools_address
-        WHERE pod_id IS NOT NULL GROUP BY pool_id, pod_id HAVING COUNT(*) > 1
-        """,
-    ):
-        yield f"pod {pod_id} is bound to several addresses of pool {pool_id} ({ips})"
-
-
-@check("address_bound_and_idle")
-def _bound_xor_idle(cursor):
-    for address_id, ip, pod_id in _rows(
-        cursor,
-        """
-        SELECT id, ip, pod_id FROM pools_address
-        WHERE NOT ((pod_id IS NOT NULL AND pod_id <> '' AND bound_at IS NOT NULL AND idle_since IS NULL)
-                OR (pod_id IS NULL AND bound_at IS NULL AND idle_since IS NOT NULL))
-        """,
-    ):
-        yield f"{ip} (address {address_id}, pod {pod_id!r}) is not exactly one of bound or idle"
-
-
 @check("address_subnet_mismatch")
 def _subnet_mismatch(cursor):
-    for address_id, ip, pool_id in _rows(
+    for address_id, ip, pool_id in sql_rows(
         cursor,
         """
-        SELECT a.id, a.ip, a.pool_id FROM pools_address a
-        JOIN pools_pool p ON p.id = a.pool_id JOIN pools_subnet s ON s.id = a.subnet_id
+        SELECT a.id, a.ip, a.pool_id FROM {address} a
+        JOIN {pool} p ON p.id = a.pool_id JOIN {subnet} s ON s.id = a.subnet_id
         WHERE a.subnet_id <> p.subnet_id OR a.net_regional_id <> s.net_regional_id
         """,
     ):
@@ -126,8 +112,8 @@ def _outside_subnet(cursor):
                 addressing.ip_key(addressing.parse_ip(exclusion.first_ip)),
                 addressing.ip_key(addressing.parse_ip(exclusion.last_ip)),
             ]
-        sql = f"SELECT a.id, a.ip FROM pools_address a WHERE a.subnet_id = %s AND ({' OR '.join(where)})"
-        for address_id, ip in _rows(cursor, sql, params):
+        sql = f"SELECT a.id, a.ip FROM {{address}} a WHERE a.subnet_id = %s AND ({' OR '.join(where)})"
+        for address_id, ip in sql_rows(cursor, sql, params):
             yield (
                 f"{ip} (address {address_id}) is outside the usable addresses of {subnet.subnet_id} "
                 f"({subnet.cidr}, gateway {subnet.gateway}, exclusions)"
@@ -138,7 +124,9 @@ def _outside_subnet(cursor):
 def _key_mismatch(cursor):
     # SQL has no portable IP parser: read (ip, ip_key, version) and compare here, streaming.
     cursor.execute(
-        "SELECT a.id, a.ip, a.ip_key, s.ip_version FROM pools_address a JOIN pools_subnet s ON s.id = a.subnet_id"
+        "SELECT a.id, a.ip, a.ip_key, s.ip_version FROM {address} a JOIN {subnet} s ON s.id = a.subnet_id".format(
+            **TABLES
+        )
     )
     while batch := cursor.fetchmany(2000):
         for address_id, ip, key, version in batch:
@@ -153,10 +141,10 @@ def _key_mismatch(cursor):
 
 @check("mac_reused_in_region")
 def _mac_reused(cursor):
-    for region, mac, count in _rows(
+    for region, mac, count in sql_rows(
         cursor,
         """
-        SELECT s.net_regional_id, a.mac, COUNT(*) FROM pools_address a JOIN pools_subnet s ON s.id = a.subnet_id
+        SELECT s.net_regional_id, a.mac, COUNT(*) FROM {address} a JOIN {subnet} s ON s.id = a.subnet_id
         GROUP BY s.net_regional_id, a.mac HAVING COUNT(*) > 1
         """,
     ):
@@ -173,14 +161,14 @@ def _mac_malformed(cursor):
 
 POOL_SIZES = """
     SELECT p.id, p.state, p.target, p.reserved_count, COUNT(a.id),
-           COALESCE(SUM(CASE WHEN a.id IS NOT NULL AND a.pod_id IS NULL THEN 1 ELSE 0 END), 0)
-    FROM pools_pool p LEFT JOIN pools_address a ON a.pool_id = p.id
+           COALESCE(SUM(CASE WHEN a.idle_since IS NOT NULL THEN 1 ELSE 0 END), 0)
+    FROM {pool} p LEFT JOIN {address} a ON a.pool_id = p.id
     GROUP BY p.id, p.state, p.target, p.reserved_count
 """
 
 
 def _pool_sizes(cursor):
-    return _rows(cursor, POOL_SIZES)
+    return sql_rows(cursor, POOL_SIZES)
 
 
 @check("pool_count_mismatch")
@@ -211,55 +199,24 @@ def _released_idle(cursor):
 
 @check("pool_state")
 def _pool_state(cursor):
-    for pool_id, state in _rows(
+    for pool_id, state in sql_rows(
         cursor,
         """
-        SELECT id, state FROM pools_pool
+        SELECT id, state FROM {pool}
         WHERE NOT ((state = %s AND released_at IS NULL) OR (state = %s AND released_at IS NOT NULL))
         """,
         [PoolState.ACTIVE, PoolState.RELEASED],
     ):
         yield f"pool {pool_id} has state {state!r} and a release time that do not agree"
-    for cluster_id, namespace, kind, name, count in _rows(
+    for cluster_id, namespace, kind, name, count in sql_rows(
         cursor,
         """
-        SELECT k8s_cluster_id, namespace, kind, name, COUNT(*) FROM pools_pool WHERE state = %s
+        SELECT k8s_cluster_id, namespace, kind, name, COUNT(*) FROM {pool} WHERE state = %s
         GROUP BY k8s_cluster_id, namespace, kind, name HAVING COUNT(*) > 1
         """,
         [PoolState.ACTIVE],
     ):
         yield f"workload {cluster_id}/{namespace}/{kind}/{name} has {count} active pools"
-
-
-# Audit: every binding was handed out by a successful RequireIP to that pod ----------------------
-
-
-@check("binding_not_audited")
-def _binding_not_audited(cursor):
-    """The latest successful RequireIP for the address (same IP, same SubnetID) names the pod and
-    the workload that hold it now. While a pod holds an address no other pod can be given it, so
-    any later event for another pod would itself be a double binding."""
-    for address_id, ip, pod_id, pool_id in _rows(
-        cursor,
-        """
-        SELECT a.id, a.ip, a.pod_id, a.pool_id
-        FROM pools_address a JOIN pools_pool p ON p.id = a.pool_id JOIN pools_subnet s ON s.id = a.subnet_id
-        WHERE a.pod_id IS NOT NULL AND NOT EXISTS (
-            SELECT 1 FROM pools_auditevent e
-            WHERE e.id = (
-                SELECT MAX(e2.id) FROM pools_auditevent e2
-                WHERE e2.ip = a.ip AND e2.subnet_id = s.subnet_id AND e2.req_type = %s AND e2.code = %s
-            )
-            AND e.pod_id = a.pod_id AND e.k8s_cluster_id = p.k8s_cluster_id AND e.namespace = p.namespace
-            AND e.kind = p.kind AND e.name = p.name
-        )
-        """,
-        [ReqType.REQUIRE_IP, Code.SUCCESS],
-    ):
-        yield (
-            f"{ip} (address {address_id}, pool {pool_id}) is bound to pod {pod_id}, but the last successful "
-            "RequireIP for it does not name that pod and workload"
-        )
 
 
 # Running them ----------------------------------------------------------------------------------

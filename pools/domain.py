@@ -1,10 +1,22 @@
-"""Small value types shared by services, views, admin and commands."""
+"""Small value types and name rules shared by services, views, admin and commands."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from pools.choices import AdminAction, Kind, ReqType
+
+# Kubernetes' own validation (apimachinery/pkg/util/validation), and SPEC.md's cluster IDs.
+# Anchored, because the OpenAPI document shows them as JSON Schema patterns; match with fullmatch().
+DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+CLUSTER_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+CLUSTER_ID_RULE = "must be 1-128 of letters, digits, '-', '_', '.'"
+
+
+def is_cluster_id(value: str) -> bool:
+    return CLUSTER_ID.fullmatch(value) is not None
 
 
 @dataclass(frozen=True)

@@ -1,16 +1,22 @@
-"""Clusters and tokens, subnets, pools, the addresses pools reserve, and the audit log."""
+"""Clusters and tokens, subnets, pools, the addresses pools reserve, and the audit log.
+
+Which pod holds an address is the `leases` app's half (`leases.models.Lease`)."""
 
 from __future__ import annotations
 
 import hashlib
+import math
 import uuid
+from datetime import timedelta
 from functools import cached_property
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
 from pools import addressing
 from pools.choices import AdminAction, Code, Kind, PoolState, ReqType
+from pools.domain import Workload
 
 
 class Cluster(models.Model):
@@ -104,9 +110,6 @@ class PoolQuerySet(models.QuerySet):
     def active(self):
         return self.filter(state=PoolState.ACTIVE)
 
-    def for_workload(self, *, cluster_id: str, namespace: str, kind: int, name: str):
-        return self.filter(k8s_cluster_id=cluster_id, namespace=namespace, kind=kind, name=name)
-
 
 class Pool(models.Model):
     """The addresses reserved for one workload; `target` is its replica count."""
@@ -144,16 +147,47 @@ class Pool(models.Model):
         indexes = [models.Index(fields=["k8s_cluster_id", "namespace", "kind", "name"], name="pool_workload_idx")]
 
     def __str__(self) -> str:
-        return f"{self.k8s_cluster_id}/{self.namespace}/{Kind(self.kind).label}/{self.name}"
+        return str(self.workload)
+
+    @property
+    def workload(self) -> Workload:
+        return Workload(cluster_id=self.k8s_cluster_id, namespace=self.namespace, kind=self.kind, name=self.name)
 
     @property
     def is_active(self) -> bool:
         return self.state == PoolState.ACTIVE
 
+    @property
+    def surge_allowance(self) -> int:
+        """How far above its target the pool may grow when a pod finds no idle address."""
+        if self.kind == Kind.STATEFULSET:
+            return 0  # rolls one pod at a time
+        return max(1, math.ceil(self.target * settings.IPRESMGR_SURGE_PERCENT / 100))
+
+    def in_release_grace(self, now) -> bool:
+        """A released pool keeps its idle addresses this long, for a re-create of its workload."""
+        grace = settings.IPRESMGR_RELEASE_GRACE_SECONDS
+        return (
+            not self.is_active
+            and grace > 0
+            and self.released_at is not None
+            and self.released_at > now - timedelta(seconds=grace)
+        )
+
+    def keeps_freed_address(self, now) -> bool:
+        """Whether an address a pod lets go stays in the pool (idle) or goes back to the subnet:
+        an active pool keeps it up to its target, a released one only within its grace."""
+        if self.is_active:
+            return self.reserved_count <= self.target
+        return self.in_release_grace(now)
+
 
 class Address(models.Model):
-    """An address reserved by a pool: bound to one pod, or idle. The row is deleted when the
-    address goes back to the subnet; the audit log keeps its history."""
+    """An address a pool reserves: idle, or in use by a pod (`leases.Lease` says which pod).
+
+    The row is deleted when the address goes back to the subnet; the audit log keeps its history.
+    `idle_since` is the allocator's queue key: set while the address is idle, NULL while a lease
+    holds it. The lease's unique keys, not this column, make a double binding impossible."""
 
     subnet = models.ForeignKey(Subnet, on_delete=models.PROTECT, related_name="addresses")
     # Copied from the subnet so that a constraint can keep MACs unique per network region.
@@ -163,10 +197,7 @@ class Address(models.Model):
     ip_key = models.CharField(max_length=addressing.KEY_WIDTH)
     mac = models.CharField("MacAddr", max_length=17)
     port_id = models.UUIDField("PortID", default=uuid.uuid4, unique=True)
-    pod_id = models.CharField("K8SPodID", max_length=128, null=True, blank=True)
-    k8s_resource_id = models.CharField("K8SApiResourceID", max_length=128, blank=True)
     reserved_at = models.DateTimeField()
-    bound_at = models.DateTimeField(null=True, blank=True)
     idle_since = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -176,31 +207,21 @@ class Address(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["subnet", "ip_key"], name="address_reserved_once_per_subnet"),
             models.UniqueConstraint(fields=["net_regional_id", "mac"], name="mac_unique_per_region"),
-            models.UniqueConstraint(
-                fields=["pool", "pod_id"], condition=Q(pod_id__isnull=False), name="one_address_per_pod_per_pool"
-            ),
-            # Bound or idle, never both nor neither.
-            models.CheckConstraint(
-                name="address_bound_xor_idle",
-                condition=Q(pod_id__isnull=False, bound_at__isnull=False, idle_since__isnull=True)
-                | Q(pod_id__isnull=True, bound_at__isnull=True, idle_since__isnull=False),
-            ),
         ]
         indexes = [
             # The allocation path: the idle address of a pool that has been idle longest.
             models.Index(
-                fields=["pool", "idle_since", "id"], condition=Q(pod_id__isnull=True), name="address_idle_queue"
+                fields=["pool", "idle_since", "id"], condition=Q(idle_since__isnull=False), name="address_idle_queue"
             ),
             models.Index(fields=["ip"], name="address_ip_idx"),
-            models.Index(fields=["pod_id"], name="address_pod_idx"),
         ]
 
     def __str__(self) -> str:
         return self.ip
 
     @property
-    def is_bound(self) -> bool:
-        return self.pod_id is not None
+    def in_use(self) -> bool:
+        return self.idle_since is None
 
 
 class AuditEvent(models.Model):

@@ -1,5 +1,7 @@
-"""Reads that more than one caller needs (the read API, the console): what a caller may see, with
-the figures annotated so that a page of rows costs a fixed number of queries."""
+"""Reads that more than one caller needs (the read API, the console, metrics): what a caller may
+see, with the figures annotated so that a page of rows costs a fixed number of queries.
+
+"Bound" here is an address in use (its `idle_since` is empty); which pod holds it is leases'."""
 
 from __future__ import annotations
 
@@ -7,10 +9,10 @@ from dataclasses import dataclass
 
 from django.db.models import Count, F, Prefetch, Q, QuerySet
 
+from pools import subnet_space
 from pools.choices import PoolState
 from pools.domain import Actor
-from pools.models import Address, AuditEvent, Pool, Subnet, SubnetExclusion
-from pools.services import subnet_capacity
+from pools.models import AuditEvent, Pool, Subnet, SubnetExclusion
 
 
 @dataclass(frozen=True)
@@ -39,23 +41,29 @@ def subnets_with_usage(queryset: QuerySet[Subnet] | None = None) -> QuerySet[Sub
     queryset = Subnet.objects.all() if queryset is None else queryset
     return queryset.annotate(
         n_reserved=Count("addresses", distinct=True),
-        n_bound=Count("addresses", filter=Q(addresses__pod_id__isnull=False), distinct=True),
+        n_bound=Count("addresses", filter=Q(addresses__idle_since__isnull=True), distinct=True),
     ).prefetch_related(Prefetch("exclusions", queryset=SubnetExclusion.objects.order_by("id")))
 
 
 def usage(subnet: Subnet) -> SubnetUsage:
+    """The subnet's figures, computed once per row (cached on it)."""
+    cached = subnet.__dict__.get("_usage")
+    if cached is not None:
+        return cached
     reserved = getattr(subnet, "n_reserved", None)
     bound = getattr(subnet, "n_bound", None)
     if reserved is None:
         reserved = subnet.addresses.count()
-        bound = subnet.addresses.filter(pod_id__isnull=False).count()
-    return SubnetUsage(capacity=subnet_capacity(subnet), reserved=reserved, bound=bound)
+        bound = subnet.addresses.filter(idle_since__isnull=True).count()
+    figures = SubnetUsage(capacity=subnet_space.capacity(subnet), reserved=reserved, bound=bound)
+    subnet.__dict__["_usage"] = figures
+    return figures
 
 
 def pools_with_usage(queryset: QuerySet[Pool] | None = None) -> QuerySet[Pool]:
-    """Pools annotated with `n_bound` (addresses bound to pods)."""
+    """Pools annotated with `n_bound` (addresses in use by pods)."""
     queryset = Pool.objects.all() if queryset is None else queryset
-    return queryset.annotate(n_bound=Count("addresses", filter=Q(addresses__pod_id__isnull=False)))
+    return queryset.annotate(n_bound=Count("addresses", filter=Q(addresses__idle_since__isnull=True)))
 
 
 def pools_needing_attention(limit: int = 50) -> list[Pool]:
@@ -75,13 +83,6 @@ def pools_visible_to(actor: Actor) -> QuerySet[Pool]:
     if actor.cluster_id is not None:
         pools = pools.filter(k8s_cluster_id=actor.cluster_id)
     return pools
-
-
-def addresses_visible_to(actor: Actor) -> QuerySet[Address]:
-    addresses = Address.objects.select_related("pool", "subnet")
-    if actor.cluster_id is not None:
-        addresses = addresses.filter(pool__k8s_cluster_id=actor.cluster_id)
-    return addresses
 
 
 def events_visible_to(actor: Actor) -> QuerySet[AuditEvent]:

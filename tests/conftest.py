@@ -6,6 +6,7 @@ import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
+from leases.models import Lease
 from pools import services
 from pools.choices import AdminAction
 from pools.domain import COMMAND_LINE, CallContext
@@ -19,6 +20,17 @@ GATEWAY = "10.0.3.1"
 
 def command_ctx(action=AdminAction.SUBNET_CREATE) -> CallContext:
     return CallContext(actor=COMMAND_LINE, admin_action=action)
+
+
+def lease_of(ip: str) -> Lease | None:
+    """The lease on the reserved address `ip`, or None when it is idle (or not reserved)."""
+    return Lease.objects.filter(address__ip=ip).first()
+
+
+def holder(ip: str) -> str | None:
+    """The pod that holds the reserved address `ip`, or None."""
+    lease = lease_of(ip)
+    return lease.pod_id if lease else None
 
 
 def on_postgres() -> bool:

@@ -4,7 +4,7 @@ from django.urls import path
 
 from ipresmgr_site.urls import urlpatterns as real_urlpatterns
 from leases.serializers import RequireIPRequest
-from pools.api import ContractView
+from pools.api.views import ContractView
 from pools.choices import ReqType
 
 

@@ -92,7 +92,7 @@ def test_release_confirms_then_releases_and_audits(admin_client, v1):
     run_action(admin_client, "pool", "release", [pool.pk])
     pool.refresh_from_db()
     assert pool.state == PoolState.RELEASED
-    assert list(Address.objects.values_list("pod_id", flat=True)) == ["p1"]  # idle ones went back
+    assert list(Address.objects.values_list("lease__pod_id", flat=True)) == ["p1"]  # idle ones went back
     event = last_admin_event(AdminAction.POOL_RELEASE)
     assert event.actor == "admin:admin" and event.name == "web"
 

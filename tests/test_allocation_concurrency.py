@@ -8,6 +8,7 @@ import pytest
 from django.db import connections
 from django.db.models import Count
 
+from leases.models import Lease
 from pools.models import Address, Pool
 from tests.conftest import V1
 
@@ -40,7 +41,7 @@ def test_concurrent_requires_on_one_pool_get_distinct_addresses(cluster_token, s
     assert len({a["MacAddr"] for a in granted}) == 220
     pool = Pool.objects.get()
     assert pool.reserved_count == Address.objects.count() == 220
-    assert Address.objects.filter(pod_id__isnull=False).count() == 220
+    assert Address.objects.filter(lease__isnull=False).count() == 220
 
 
 def test_concurrent_retries_of_one_pod_get_one_address(cluster_token, subnet):
@@ -48,7 +49,7 @@ def test_concurrent_retries_of_one_pod_get_one_address(cluster_token, subnet):
     answers = in_parallel([lambda: V1(cluster_token).require("pod-1").json() for _ in range(20)])
     assert {a["Code"] for a in answers} == {0}
     assert len({a["IP"] for a in answers}) == 1
-    assert Address.objects.filter(pod_id="pod-1").count() == 1
+    assert Address.objects.filter(lease__pod_id="pod-1").count() == 1
 
 
 def test_concurrent_creates_of_one_workload_make_one_pool(cluster_token, subnet):
@@ -80,7 +81,7 @@ def test_concurrent_require_and_release_leave_the_pool_consistent(cluster_token,
     pool = Pool.objects.get()
     assert pool.reserved_count == Address.objects.count()
     assert 20 <= pool.reserved_count <= 25
-    per_pod = Address.objects.filter(pod_id__isnull=False).values("pod_id").annotate(n=Count("id"))
+    per_pod = Lease.objects.values("pod_id").annotate(n=Count("pk"))
     assert all(row["n"] == 1 for row in per_pod)
     ips = list(Address.objects.values_list("ip", flat=True))
     assert len(ips) == len(set(ips))
@@ -88,7 +89,7 @@ def test_concurrent_require_and_release_leave_the_pool_consistent(cluster_token,
     in_parallel([lambda pod=pod: V1(cluster_token).release(pod).json() for pod in pods])
     pool.refresh_from_db()
     assert pool.reserved_count == Address.objects.count() == 20
-    assert not Address.objects.filter(pod_id__isnull=False).exists()
+    assert not Lease.objects.exists()
 
 
 def test_requires_on_different_pools_do_not_interfere(cluster_token, subnet):

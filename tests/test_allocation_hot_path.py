@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pools.models import Address, AuditEvent, Pool
+from tests.conftest import lease_of
 
 
 def test_require_binds_the_address_idle_longest(v1):
@@ -20,9 +21,10 @@ def test_require_retry_returns_same_address_and_records_resource_id(v1):
     again = v1.require("pod-1", resource_id="rid-9").json()
     assert (again["IP"], again["MacAddr"], again["PortID"]) == (first["IP"], first["MacAddr"], first["PortID"])
     address = Address.objects.get(ip=first["IP"])
-    assert address.k8s_resource_id == "rid-9" and address.bound_at is not None and address.idle_since is None
+    lease = lease_of(first["IP"])
+    assert lease.k8s_resource_id == "rid-9" and lease.bound_at is not None and address.idle_since is None
     assert str(address.port_id) == first["PortID"] and address.mac == first["MacAddr"]
-    assert Address.objects.filter(pod_id="pod-1").count() == 1
+    assert Address.objects.filter(lease__pod_id="pod-1").count() == 1
 
 
 def test_require_with_none_idle_takes_a_surge_address_then_refuses(v1):

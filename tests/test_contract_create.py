@@ -7,7 +7,7 @@ import uuid
 import pytest
 
 from pools.models import Address, Pool
-from tests.conftest import GATEWAY, make_subnet
+from tests.conftest import GATEWAY, holder, make_subnet
 
 MAC = re.compile(r"^([0-9a-f]{2}:){5}[0-9a-f]{2}$")
 
@@ -20,7 +20,7 @@ def test_create_reserves_replicas_addresses_in_the_subnet(v1):
     assert (pool.target, pool.reserved_count, pool.state) == (5, 5, "active")
     addresses = list(Address.objects.filter(pool=pool))
     assert len(addresses) == 5
-    assert all(a.pod_id is None and a.idle_since is not None for a in addresses)
+    assert all(holder(a.ip) is None and a.idle_since is not None for a in addresses)
     network = ipaddress.ip_network("10.0.3.0/24")
     for address in addresses:
         ip = ipaddress.ip_address(address.ip)

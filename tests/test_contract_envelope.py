@@ -86,14 +86,14 @@ def test_bad_field_is_code_1_naming_the_field_and_changes_nothing(v1, path, over
     v1.require("pod-existing", name="existing")
     before = (
         list(Pool.objects.values_list("id", "target", "state", "reserved_count")),
-        list(Address.objects.values_list("id", "pod_id")),
+        list(Address.objects.values_list("id", "lease__pod_id")),
     )
     response = v1.post(path, changed(path, override))
     body = assert_envelope(response, 400, 1)
     assert field in body["Msg"]
     after = (
         list(Pool.objects.values_list("id", "target", "state", "reserved_count")),
-        list(Address.objects.values_list("id", "pod_id")),
+        list(Address.objects.values_list("id", "lease__pod_id")),
     )
     assert after == before
 

@@ -16,7 +16,7 @@ def test_release_returns_idle_addresses_and_keeps_bound_ones(v1):
     assert response.json() == {"ReqID": "req-release-pool", "ReqType": 1, "Code": 0, "Msg": response.json()["Msg"]}
     pool = Pool.objects.get()
     assert pool.state == "released" and pool.released_at is not None
-    assert list(Address.objects.values_list("ip", "pod_id")) == [(ip, "pod-1")]
+    assert list(Address.objects.values_list("ip", "lease__pod_id")) == [(ip, "pod-1")]
 
 
 def test_bound_address_of_a_released_pool_goes_back_when_its_pod_releases_it(v1):

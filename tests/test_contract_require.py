@@ -1,7 +1,7 @@
 """Require IP (/v1/ip/require)."""
 
 from pools.models import Address, Pool
-from tests.conftest import make_subnet
+from tests.conftest import lease_of, make_subnet
 
 STATEFULSET, JOB, CRONJOB = 1, 2, 3
 
@@ -19,8 +19,9 @@ def test_require_answers_ip_mac_port_id_and_gateway(v1):
         str(address.port_id),
         "10.0.3.1",
     )
-    assert (address.pod_id, address.k8s_resource_id) == ("pod-1", "deploy-uid")
-    assert address.bound_at is not None and address.idle_since is None
+    lease = lease_of(address.ip)
+    assert (lease.pod_id, lease.k8s_resource_id) == ("pod-1", "deploy-uid")
+    assert lease.bound_at is not None and address.idle_since is None
 
 
 def test_require_retry_returns_same_address(v1):
@@ -29,7 +30,7 @@ def test_require_retry_returns_same_address(v1):
     again = v1.require("pod-1").json()
     keys = ("Code", "IP", "MacAddr", "PortID", "SubnetGatewayAddr")
     assert [first[k] for k in keys] == [again[k] for k in keys] and first["Code"] == 0
-    assert Address.objects.filter(pod_id="pod-1").count() == 1
+    assert Address.objects.filter(lease__pod_id="pod-1").count() == 1
 
 
 def test_distinct_pods_get_distinct_addresses(v1):

@@ -35,7 +35,7 @@ def test_shrinking_keeps_bound_addresses_until_their_pods_release_them(v1):
     assert set(Address.objects.values_list("ip", flat=True)) == {ips[2]}
     assert Pool.objects.get().reserved_count == 1
     v1.release("pod-2", ips[2])
-    assert Address.objects.filter(pod_id__isnull=True).count() == 1  # at target: kept, idle
+    assert Address.objects.filter(lease__isnull=True).count() == 1  # at target: kept, idle
 
 
 def test_scale_to_zero_is_valid(v1):

@@ -1,7 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from pools import services
-from pools.api import CLUSTER_ID
 from pools.choices import AdminAction
 from pools.domain import COMMAND_LINE, CallContext
 from pools.errors import ServiceError
@@ -15,8 +14,6 @@ class Command(BaseCommand):
         parser.add_argument("--description", default="")
 
     def handle(self, *args, cluster_id, description, **options):
-        if not CLUSTER_ID.fullmatch(cluster_id):
-            raise CommandError("--cluster-id must be 1-128 of letters, digits, '-', '_', '.'")
         ctx = CallContext(actor=COMMAND_LINE, admin_action=AdminAction.CLUSTER_CREATE)
         try:
             cluster, key = services.cluster_create(ctx=ctx, cluster_id=cluster_id, description=description)

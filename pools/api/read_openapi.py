@@ -5,9 +5,8 @@ from __future__ import annotations
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 
-from pools.api import Envelope
-from pools.choices import Code
-from pools.openapi import (
+from pools.api.fields import Envelope
+from pools.api.openapi import (
     ALWAYS,
     BODY_STATUSES,
     CODE_MEANING,
@@ -15,7 +14,8 @@ from pools.openapi import (
     error_example,
     error_responses,
 )
-from pools.read_serializers import AddressOut, EventOut, PoolOut, SubnetCreateRequest, SubnetCreateResponse, SubnetOut
+from pools.api.serializers import EventOut, PoolOut, SubnetCreateRequest, SubnetCreateResponse, SubnetOut
+from pools.choices import Code
 
 
 def paginated_schema(results_schema: dict) -> dict:
@@ -82,7 +82,7 @@ def _page_example(name: str, row: dict) -> OpenApiExample:
     return OpenApiExample(name, value=row, response_only=True, status_codes=["200"])
 
 
-def _list(summary: str, description: str, serializer, row: dict, parameters=()):
+def list_schema(summary: str, description: str, serializer, row: dict, parameters=()):
     return extend_schema(
         summary=summary,
         description=description,
@@ -107,25 +107,6 @@ POOL_ROW = {
     "CreatedAt": "2026-10-01T14:02:00Z",
     "UpdatedAt": "2026-10-01T14:02:00Z",
     "ReleasedAt": None,
-}
-ADDRESS_ROW = {
-    "IP": "10.0.3.10",
-    "MacAddr": "0a:58:1c:2e:4f:07",
-    "PortID": "5b0c1e7e-3f2a-4d8b-9a61-0c9d2f4e8a17",
-    "NetRegionalID": "region-1",
-    "SubnetID": "subnet-demo",
-    "SubnetGatewayAddr": "10.0.3.1",
-    "K8SClusterID": "demo-cluster",
-    "K8SNamespace": "default",
-    "K8SApiResourceKind": 0,
-    "K8SApiResourceName": "web",
-    "PoolState": "active",
-    "State": "bound",
-    "K8SPodID": "pod-uid-1",
-    "K8SApiResourceID": "deploy-uid-1",
-    "ReservedAt": "2026-10-01T14:02:00Z",
-    "BoundAt": "2026-10-01T14:02:05Z",
-    "IdleSince": None,
 }
 EVENT_ROW = {
     "ID": 42,
@@ -159,14 +140,8 @@ SUBNET_ROW = {
     "CreatedAt": "2026-10-01T14:00:00Z",
 }
 
-POOLS = _list("List pools", "Pools, active and released, with their address counts. " + SCOPE, PoolOut, POOL_ROW)
-ADDRESSES = _list(
-    "List reserved addresses",
-    "Addresses reserved by pools, bound to a pod or idle. " + SCOPE,
-    AddressOut,
-    ADDRESS_ROW,
-)
-EVENTS = _list(
+POOLS = list_schema("List pools", "Pools, active and released, with their address counts. " + SCOPE, PoolOut, POOL_ROW)
+EVENTS = list_schema(
     "Search the audit log",
     "One event per contract call and per admin change, newest first. Answers questions such as "
     "`?IP=10.0.3.7&Since=...&Until=...` (which pod held an address when). The `ReqID` parameter filters "
@@ -178,7 +153,7 @@ EVENTS = _list(
 
 SUBNET_CREATE_CODES = (*ALWAYS, Code.FORBIDDEN)
 SUBNETS = extend_schema_view(
-    get=_list(
+    get=list_schema(
         "List subnets with their usage",
         "Registered subnets with Capacity, Reserved, Bound and Free. Every token sees every subnet (a cluster "
         "may create pools in any of them); the figures are totals, naming no workload.",

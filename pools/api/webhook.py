@@ -1,9 +1,10 @@
 """The webhook's three pool calls. Each names its serializer, its ReqType and its service."""
 
-from pools import openapi, services
-from pools.api import ContractView
+from pools import services
+from pools.api import openapi
+from pools.api.serializers import CreateIPPoolRequest, ReleaseIPPoolRequest, ScaleIPPoolRequest
+from pools.api.views import ContractView
 from pools.choices import ReqType
-from pools.serializers import CreateIPPoolRequest, ReleaseIPPoolRequest, ScaleIPPoolRequest
 
 
 @openapi.CREATE_IP_POOL

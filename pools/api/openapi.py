@@ -10,8 +10,8 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.plumbing import build_bearer_security_scheme_object
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 
+from pools.api.serializers import CreateIPPoolRequest, ReleaseIPPoolRequest, ScaleIPPoolRequest, WebhookResponse
 from pools.choices import HTTP_STATUS_BY_CODE, Code, Kind, ReqType
-from pools.serializers import CreateIPPoolRequest, ReleaseIPPoolRequest, ScaleIPPoolRequest, WebhookResponse
 
 # What each value means, for the enum descriptions (SPEC.md, "Codes" and "Words").
 CODE_MEANING = {

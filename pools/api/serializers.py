@@ -1,13 +1,53 @@
-"""Shapes of the read APIs and of subnet registration, with PascalCase keys like the contract."""
+"""Request and answer shapes of the webhook's pool calls (contract section 2), of subnet
+registration, and of the read APIs' rows, with PascalCase keys like the contract."""
 
 from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
-from pools import services
-from pools.api import REQ_ID_MAX, Envelope, StrictCharField, ip_field, opaque_id_field
+from pools import selectors
+from pools.api.fields import (
+    ContractRequest,
+    Envelope,
+    StrictCharField,
+    ip_field,
+    opaque_id_field,
+    replicas_field,
+    req_id_field,
+)
 from pools.choices import AdminAction, Code, Kind, PoolState, ReqType
+
+# The webhook's calls ----------------------------------------------------------------------------
+
+
+class CreateIPPoolRequest(ContractRequest):
+    """WB2IPResMgrCreateIPPoolReq."""
+
+    K8SApiResourceReplicas = replicas_field(help_text="Replica count: the pool's target.")
+    NetRegionalID = opaque_id_field(help_text="Network region (VPC) the subnet is registered under.")
+    SubnetID = opaque_id_field(help_text="A registered subnet.")
+    SubnetGatewayAddr = ip_field(help_text="Must equal the subnet's registered gateway.")
+
+
+class ReleaseIPPoolRequest(ContractRequest):
+    """WB2IPResMgrReleaseIPPoolReq."""
+
+
+class ScaleIPPoolRequest(ContractRequest):
+    """WB2IPResMgrScaleIPPoolReq."""
+
+    K8SApiResourceOldReplicas = replicas_field(help_text="Recorded in the audit log, not trusted.")
+    K8SApiResourceNewReplicas = replicas_field(help_text="The pool's new target.")
+
+
+class WebhookResponse(Envelope):
+    """IPResMgr2WBRes."""
+
+    ReqType = serializers.ChoiceField(choices=ReqType.choices)
+
+
+# Rows of the read APIs -------------------------------------------------------------------------
 
 BIG_INTEGER = {
     "type": "integer",
@@ -38,11 +78,11 @@ class SubnetOut(serializers.Serializer):
 
     @extend_schema_field(BIG_INTEGER)
     def get_Capacity(self, subnet) -> int:  # noqa: N802
-        return services.subnet_capacity(subnet)
+        return selectors.usage(subnet).capacity
 
     @extend_schema_field(BIG_INTEGER)
     def get_Free(self, subnet) -> int:  # noqa: N802
-        return services.subnet_capacity(subnet) - subnet.n_reserved
+        return selectors.usage(subnet).free
 
 
 @extend_schema_serializer(component_name="Pool")
@@ -60,31 +100,6 @@ class PoolOut(serializers.Serializer):
     CreatedAt = serializers.DateTimeField(source="created_at")
     UpdatedAt = serializers.DateTimeField(source="updated_at")
     ReleasedAt = serializers.DateTimeField(source="released_at", allow_null=True)
-
-
-@extend_schema_serializer(component_name="Address")
-class AddressOut(serializers.Serializer):
-    IP = serializers.CharField(source="ip")
-    MacAddr = serializers.CharField(source="mac")
-    PortID = serializers.UUIDField(source="port_id")
-    NetRegionalID = serializers.CharField(source="net_regional_id")
-    SubnetID = serializers.CharField(source="subnet.subnet_id")
-    SubnetGatewayAddr = serializers.CharField(source="subnet.gateway")
-    K8SClusterID = serializers.CharField(source="pool.k8s_cluster_id")
-    K8SNamespace = serializers.CharField(source="pool.namespace")
-    K8SApiResourceKind = serializers.ChoiceField(source="pool.kind", choices=Kind.choices)
-    K8SApiResourceName = serializers.CharField(source="pool.name")
-    PoolState = serializers.ChoiceField(source="pool.state", choices=PoolState.choices)
-    State = serializers.SerializerMethodField(help_text="bound (to K8SPodID) or idle.")
-    K8SPodID = serializers.CharField(source="pod_id", allow_null=True, help_text="null when idle.")
-    K8SApiResourceID = serializers.CharField(source="k8s_resource_id", allow_blank=True)
-    ReservedAt = serializers.DateTimeField(source="reserved_at")
-    BoundAt = serializers.DateTimeField(source="bound_at", allow_null=True)
-    IdleSince = serializers.DateTimeField(source="idle_since", allow_null=True)
-
-    @extend_schema_field({"type": "string", "enum": ["bound", "idle"]})
-    def get_State(self, address) -> str:  # noqa: N802
-        return "bound" if address.is_bound else "idle"
 
 
 @extend_schema_serializer(component_name="Event")
@@ -111,7 +126,7 @@ class EventOut(serializers.Serializer):
 
 
 class SubnetCreateRequest(serializers.Serializer):
-    ReqID = StrictCharField(max_length=REQ_ID_MAX, required=False, allow_blank=True, help_text="Echoed back.")
+    ReqID = req_id_field()
     NetRegionalID = opaque_id_field(help_text="Network region (VPC) the subnet belongs to.")
     SubnetID = opaque_id_field(help_text="Unique across all regions.")
     CIDR = StrictCharField(max_length=64, help_text="IPv4 or IPv6 network, host bits zero: 10.0.3.0/24.")

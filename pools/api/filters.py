@@ -1,4 +1,4 @@
-"""Query filters of the read APIs (django-filter). Parameters are named like the wire fields.
+"""Query filters of the read APIs (django-filter), named like the wire fields; leases builds on them.
 
 A value that does not parse is refused with Code 1 and HTTP 400 naming the parameter (the
 backend raises a ValidationError), never a 500 and never silently ignored."""
@@ -14,9 +14,9 @@ from django.core.validators import RegexValidator
 from django_filters.fields import IsoDateTimeField
 
 from pools import addressing
-from pools.api import CLUSTER_ID, DNS1123_LABEL, DNS1123_SUBDOMAIN
 from pools.choices import Code, Kind, PoolState, ReqType
-from pools.models import Address, AuditEvent, Pool, Subnet
+from pools.domain import CLUSTER_ID, CLUSTER_ID_RULE, DNS1123_LABEL, DNS1123_SUBDOMAIN
+from pools.models import AuditEvent, Pool, Subnet
 
 MAC = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")
 
@@ -83,9 +83,7 @@ def _regex_filter(field_name: str, pattern: re.Pattern, message: str, help_text:
 
 
 def cluster_filter(field_name: str = "k8s_cluster_id"):
-    return _regex_filter(
-        field_name, CLUSTER_ID, "must be 1-128 of letters, digits, '-', '_', '.'", "K8SClusterID.", 128
-    )
+    return _regex_filter(field_name, CLUSTER_ID, CLUSTER_ID_RULE, "K8SClusterID.", 128)
 
 
 def namespace_filter(field_name: str = "namespace"):
@@ -143,33 +141,6 @@ class PoolFilter(django_filters.FilterSet):
     class Meta:
         model = Pool
         fields: list[str] = []
-
-
-ADDRESS_STATES = [("bound", "bound"), ("idle", "idle")]
-
-
-class AddressFilter(django_filters.FilterSet):
-    K8SClusterID = cluster_filter("pool__k8s_cluster_id")
-    K8SNamespace = namespace_filter("pool__namespace")
-    K8SApiResourceKind = kind_filter("pool__kind")
-    K8SApiResourceName = name_filter("pool__name")
-    State = django_filters.ChoiceFilter(choices=ADDRESS_STATES, method="filter_state", help_text="bound or idle.")
-    SubnetID = django_filters.CharFilter(field_name="subnet__subnet_id", max_length=128)
-    IP = IPFilter(field_name="ip", help_text="An IPv4 or IPv6 address.")
-    MacAddr = MacFilter(field_name="mac", help_text="aa:bb:cc:dd:ee:ff (any case).")
-    PortID = django_filters.UUIDFilter(field_name="port_id")
-    K8SPodID = django_filters.CharFilter(field_name="pod_id", max_length=128, help_text="The pod UID it is bound to.")
-    Ordering = django_filters.OrderingFilter(
-        fields=(("ip_key", "IP"), ("reserved_at", "ReservedAt"), ("bound_at", "BoundAt"), ("idle_since", "IdleSince")),
-        help_text="Sort keys, comma-separated; a leading '-' sorts descending. Default: by subnet, then IP.",
-    )
-
-    class Meta:
-        model = Address
-        fields: list[str] = []
-
-    def filter_state(self, queryset, name, value):
-        return queryset.filter(pod_id__isnull=value != "bound")
 
 
 class EventFilter(django_filters.FilterSet):

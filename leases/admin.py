@@ -1,0 +1,168 @@
+"""The console's addresses page: who holds each reserved address, and the operator's actions on
+them (force-release a binding, hold an idle address back, return one to its subnet). The same
+services as the API, with the same locks; every change is audited with the admin user."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.urls import reverse
+from django.utils.html import format_html
+
+from leases import services
+from leases.selectors import lease_of
+from pools import addressing
+from pools.admin.common import (
+    ReadOnlyChangeMixin,
+    admin_ctx,
+    cluster_ids,
+    confirmation,
+    namespaces,
+    refused,
+    value_filter,
+)
+from pools.choices import AdminAction
+from pools.errors import ServiceError
+from pools.models import Address
+
+
+class BindingFilter(admin.SimpleListFilter):
+    title = "binding"
+    parameter_name = "binding"
+
+    def lookups(self, request, model_admin):
+        return [("bound", "bound to a pod"), ("idle", "idle")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "bound":
+            return queryset.filter(lease__isnull=False)
+        if self.value() == "idle":
+            return queryset.filter(lease__isnull=True)
+        return queryset
+
+
+class HoldForm(forms.Form):
+    reason = forms.CharField(required=False, max_length=150, help_text="kept with the exclusion")
+
+
+@admin.register(Address)
+class AddressAdmin(ReadOnlyChangeMixin, admin.ModelAdmin):
+    list_display = ["ip", "subnet", "pool_link", "pod_id", "bound_at", "idle_since", "mac", "port_id"]
+    extra_readonly = ("pod_id", "resource_id", "bound_at")
+    list_filter = [
+        BindingFilter,
+        "subnet",
+        value_filter("pool__k8s_cluster_id", "K8SClusterID", cluster_ids),
+        value_filter("pool__namespace", "K8SNamespace", namespaces),
+    ]
+    search_fields = ["ip", "mac", "port_id", "lease__pod_id"]
+    search_help_text = "An IP (exact), a MAC, a PortID or a pod UID (or part of one)."
+    list_select_related = ["subnet", "pool", "lease"]
+    actions = ["force_release", "hold", "return_idle"]
+
+    def has_add_permission(self, request):
+        return False  # addresses are reserved by pools
+
+    def get_search_results(self, request, queryset, search_term):
+        try:
+            ip = addressing.parse_ip(search_term)
+        except ValueError:
+            return super().get_search_results(request, queryset, search_term)
+        return queryset.filter(ip=str(ip)), False
+
+    @admin.display(description="K8SPodID", ordering="lease__pod_id")
+    def pod_id(self, obj):
+        lease = lease_of(obj)
+        return lease.pod_id if lease else None
+
+    @admin.display(description="K8SApiResourceID")
+    def resource_id(self, obj):
+        lease = lease_of(obj)
+        return lease.k8s_resource_id if lease else None
+
+    @admin.display(description="bound at", ordering="lease__bound_at")
+    def bound_at(self, obj):
+        lease = lease_of(obj)
+        return lease.bound_at if lease else None
+
+    @admin.display(description="pool", ordering="pool")
+    def pool_link(self, obj):
+        url = reverse("admin:pools_pool_change", args=[obj.pool_id])
+        return format_html('<a href="{}">{}</a>', url, obj.pool)
+
+    @admin.action(description="Force-release the binding of the selected addresses", permissions=["change"])
+    def force_release(self, request, queryset):
+        if "post" in request.POST:
+            for address in queryset:
+                expected = request.POST.get(f"pod_{address.pk}")
+                if not expected:
+                    continue  # was not bound when the page was shown
+                try:
+                    outcome = services.binding_force_release(
+                        ctx=admin_ctx(request, AdminAction.BINDING_FORCE_RELEASE),
+                        address=address,
+                        expected_pod_id=expected,
+                    )
+                    self.message_user(
+                        request, f"{address.ip}: pod {expected} no longer holds it; {outcome}.", messages.SUCCESS
+                    )
+                except ServiceError as exc:
+                    refused(self, request, address.ip, exc)
+            return None
+        addresses = list(queryset.select_related("lease", "pool"))
+        bound = [a for a in addresses if lease_of(a) is not None]
+        idle = [a for a in addresses if lease_of(a) is None]
+        return confirmation(
+            self,
+            request,
+            queryset,
+            action="force_release",
+            title="Force-release bindings",
+            template="admin/pools/force_release_confirm.html",
+            bound=bound,
+            idle=idle,
+        )
+
+    @admin.action(description="Hold the selected idle addresses (never hand them out)", permissions=["change"])
+    def hold(self, request, queryset):
+        form = HoldForm(request.POST if "post" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            for address in queryset:
+                try:
+                    services.address_hold(
+                        ctx=admin_ctx(request, AdminAction.ADDRESS_HOLD),
+                        address=address,
+                        reason=form.cleaned_data["reason"],
+                    )
+                    self.message_user(
+                        request,
+                        f"{address.ip}: held; excluded from subnet {address.subnet.subnet_id}.",
+                        messages.SUCCESS,
+                    )
+                except ServiceError as exc:
+                    refused(self, request, address.ip, exc)
+            return None
+        return confirmation(
+            self,
+            request,
+            queryset,
+            action="hold",
+            title="Hold addresses",
+            template="admin/pools/action_confirm.html",
+            form=form,
+            explanation="Each idle address leaves its pool and becomes a one-address exclusion of its subnet, so it "
+            "is never handed out again (delete the exclusion on the subnet's page to undo). Bound addresses are "
+            "refused: force-release them first. The pool is one short of its target until its next scale or require.",
+            submit="Hold",
+        )
+
+    @admin.action(description="Return the selected idle addresses to their subnet", permissions=["change"])
+    def return_idle(self, request, queryset):
+        for address in queryset:
+            try:
+                services.address_return_idle(ctx=admin_ctx(request, AdminAction.ADDRESS_RETURN), address=address)
+                self.message_user(
+                    request, f"{address.ip}: returned to subnet {address.subnet.subnet_id}.", messages.SUCCESS
+                )
+            except ServiceError as exc:
+                refused(self, request, address.ip, exc)

@@ -1,0 +1,28 @@
+"""Reads of who holds which address, shared by the read API and the console."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from leases.models import Lease
+from pools.domain import Actor
+from pools.models import Address
+
+
+def lease_of(address: Address) -> Lease | None:
+    """The address's lease, or None when it is idle. Use on rows read with select_related("lease"):
+    a missing reverse one-to-one raises an AttributeError, which reads as none here (and in
+    serializer fields with `source="lease.x"`)."""
+    return getattr(address, "lease", None)
+
+
+def addresses_with_holders() -> QuerySet[Address]:
+    """Addresses with their pool, subnet and lease (if any) in one query."""
+    return Address.objects.select_related("pool", "subnet", "lease")
+
+
+def addresses_visible_to(actor: Actor) -> QuerySet[Address]:
+    addresses = addresses_with_holders()
+    if actor.cluster_id is not None:
+        addresses = addresses.filter(pool__k8s_cluster_id=actor.cluster_id)
+    return addresses

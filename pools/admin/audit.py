@@ -1,0 +1,103 @@
+"""Console pages for the audit log: search it, and ask who held an address at a given time."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Q
+from django.template.response import TemplateResponse
+from django.urls import path
+
+from pools import addressing, history
+from pools.admin.common import cluster_ids, namespaces, value_filter
+from pools.models import AuditEvent
+
+
+class WhoHeldForm(forms.Form):
+    ip = forms.CharField(label="IP", max_length=39)
+    at = forms.DateTimeField(label="at (UTC)", help_text="e.g. 2026-05-04 14:02")
+
+    def clean_ip(self):
+        try:
+            return str(addressing.parse_ip(self.cleaned_data["ip"]))
+        except ValueError:
+            raise ValidationError("not an IPv4 or IPv6 address") from None
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    list_display = [
+        "at",
+        "what",
+        "code",
+        "k8s_cluster_id",
+        "namespace",
+        "name",
+        "pod_id",
+        "ip",
+        "req_id",
+        "actor",
+        "msg",
+    ]
+    list_filter = [
+        ("at", admin.DateFieldListFilter),
+        value_filter("k8s_cluster_id", "K8SClusterID", cluster_ids),
+        value_filter("namespace", "K8SNamespace", namespaces),
+        "req_type",
+        "admin_action",
+        "code",
+    ]
+    search_fields = ["ip", "pod_id", "req_id"]  # see get_search_results: exact, on indexes
+    search_help_text = "An IP, a pod UID or a ReqID (exact). Any time range: ?at__gte=2026-05-04T14:00Z&at__lt=…"
+    show_full_result_count = False
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        match = Q(pod_id=term) | Q(req_id=term)
+        try:
+            ip = str(addressing.parse_ip(term))
+        except ValueError:
+            pass
+        else:
+            match |= Q(ip=ip)
+        return queryset.filter(match), False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="ReqType / admin action")
+    def what(self, obj):
+        return obj.get_req_type_display() if obj.req_type is not None else obj.get_admin_action_display()
+
+    def get_urls(self):
+        return [
+            path("who-held/", self.admin_site.admin_view(self.who_held_view), name="pools_auditevent_who_held")
+        ] + super().get_urls()
+
+    def who_held_view(self, request):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        form = WhoHeldForm(request.GET or None)
+        holding = None
+        if form.is_valid():
+            holding = history.holder_at(ip=form.cleaned_data["ip"], at=form.cleaned_data["at"])
+        return TemplateResponse(
+            request,
+            "admin/pools/auditevent/who_held.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "Who held an address",
+                "opts": self.model._meta,
+                "form": form,
+                "holding": holding,
+            },
+        )

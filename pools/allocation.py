@@ -1,0 +1,207 @@
+"""Which addresses a pool reserves, and the locks that guard it. The one module that changes a
+pool's size: reserving addresses from its subnet and giving them back.
+
+Lock order, everywhere: the pool's row, then (only to reserve new addresses) its subnet's row,
+FOR NO KEY UPDATE so that rows merely referring to the subnet, like a new pool, need not wait.
+Addresses that go back to the subnet are deleted under the pool lock alone.
+
+`lock_*` functions take a lock and return the row read afresh under it. Functions named `*_locked`
+assume the caller holds the pool's lock (and say which other lock they take); they change rows and
+`pool.reserved_count` together, so the count stays exact."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import F
+
+from pools import addressing, subnet_space
+from pools.choices import Code, PoolState
+from pools.domain import Workload
+from pools.errors import ServiceError
+from pools.models import Address, Pool, Subnet
+
+# Locks ------------------------------------------------------------------------------------------
+
+
+def lock_active_pool(workload: Workload) -> Pool | None:
+    """The workload's active pool, locked, with its subnet (not locked)."""
+    return (
+        Pool.objects.active()
+        .filter(**workload.as_filter())
+        .select_related("subnet")
+        .select_for_update(of=("self",))
+        .first()
+    )
+
+
+def lock_pool(pool_pk: int) -> Pool:
+    """A pool by key, locked, with its subnet (not locked)."""
+    pool = Pool.objects.select_related("subnet").select_for_update(of=("self",)).filter(pk=pool_pk).first()
+    if pool is None:
+        raise ServiceError(Code.POOL_NOT_FOUND, "the pool no longer exists")
+    return pool
+
+
+def lock_pools_holding(workload: Workload, pool_ids) -> dict[int, Pool]:
+    """The workload's pools (active or released) among `pool_ids` (a subquery), locked in id order."""
+    pools = (
+        Pool.objects.filter(**workload.as_filter(), pk__in=pool_ids)
+        .select_related("subnet")
+        .select_for_update(of=("self",))
+        .order_by("pk")
+    )
+    return {pool.pk: pool for pool in pools}
+
+
+def lock_subnet(subnet_pk: int) -> Subnet:
+    """Taken after the pool lock, to reserve new addresses or change the subnet's definition."""
+    return Subnet.objects.select_for_update(no_key=True).get(pk=subnet_pk)
+
+
+def lock_address(address_pk: int) -> tuple[Pool, Address]:
+    """Lock the pool of an address, then read the address afresh under that lock."""
+    pool_pk = Address.objects.filter(pk=address_pk).values_list("pool_id", flat=True).first()
+    if pool_pk is None:
+        raise ServiceError(Code.INVALID_REQUEST, "the address is no longer reserved by any pool")
+    pool = lock_pool(pool_pk)
+    address = Address.objects.filter(pk=address_pk, pool=pool).first()
+    if address is None:
+        raise ServiceError(Code.INVALID_REQUEST, "the address is no longer reserved by this pool")
+    return pool, address
+
+
+# Reserving and returning, under the pool's lock -------------------------------------------------
+
+
+def reserve_locked(*, pool: Pool, count: int, now, idle: bool = True) -> list[Address]:
+    """Reserve `count` new addresses from the pool's subnet for the locked pool, all or none.
+
+    Takes the subnet's lock. With `idle=False` the new addresses start in use (the caller binds
+    them at once, as a surge does)."""
+    if count <= 0:
+        return []
+    max_batch = settings.IPRESMGR_MAX_RESERVE_PER_CALL
+    if count > max_batch:
+        # Checked before any lock: it depends on nothing in the database. Not Code 12: the subnet
+        # may well have room; the request is too big for one transaction.
+        raise ServiceError(
+            Code.INVALID_REQUEST,
+            f"{count} addresses asked for at once; this server reserves at most {max_batch} per call "
+            "(IPRESMGR_MAX_RESERVE_PER_CALL); nothing reserved",
+        )
+    subnet = lock_subnet(pool.subnet_id)
+    purge_expired_released(subnet, now)
+    blocked = subnet_space.blocked_ranges(subnet)
+    picked = subnet_space.find_free(subnet, blocked, count) if count <= subnet_space.capacity(subnet, blocked) else []
+    if len(picked) < count:
+        free = len(picked) if picked else "too few"
+        raise ServiceError(
+            Code.SUBNET_EXHAUSTED,
+            f"subnet {subnet.subnet_id} ({subnet.cidr}) has {free} free addresses; {count} needed; nothing reserved",
+        )
+    rows = [
+        Address(
+            subnet=subnet,
+            net_regional_id=subnet.net_regional_id,
+            pool=pool,
+            ip=subnet_space.ip_text(subnet, value),
+            ip_key=addressing.ip_key(value),
+            mac=addressing.new_mac(),
+            reserved_at=now,
+            idle_since=now if idle else None,
+        )
+        for value in picked
+    ]
+    Address.objects.bulk_create(rows, batch_size=2000)
+    subnet.alloc_cursor = addressing.ip_key(picked[-1] + 1)
+    subnet.save(update_fields=["alloc_cursor"])
+    _count_reserved(pool, count)
+    return rows
+
+
+def return_idle_locked(pool: Pool, count: int) -> int:
+    """Give back up to `count` idle addresses of the locked pool, the longest idle first."""
+    if count <= 0:
+        return 0
+    ids = list(
+        Address.objects.filter(pool=pool, idle_since__isnull=False)
+        .order_by("idle_since", "id")
+        .values_list("id", flat=True)[:count]
+    )
+    if not ids:
+        return 0
+    deleted, _ = Address.objects.filter(pk__in=ids, idle_since__isnull=False).delete()
+    _count_reserved(pool, -deleted)
+    return deleted
+
+
+def return_address_locked(pool: Pool, address_pk: int) -> None:
+    """Give one address of the locked pool back to its subnet (no lease may hold it any more)."""
+    Address.objects.filter(pk=address_pk).delete()
+    _count_reserved(pool, -1)
+
+
+def _count_reserved(pool: Pool, delta: int) -> None:
+    Pool.objects.filter(pk=pool.pk).update(reserved_count=F("reserved_count") + delta)
+    pool.reserved_count += delta
+
+
+def set_target_locked(*, pool: Pool, target: int, now) -> Pool:
+    """Make the locked, active pool hold `target` addresses: reserve the missing ones (all or
+    none), give back idle ones beyond it. Bound ones beyond it go back when their pods let go."""
+    pool.target = target
+    Pool.objects.filter(pk=pool.pk).update(target=target, updated_at=now)
+    if pool.reserved_count < target:
+        reserve_locked(pool=pool, count=target - pool.reserved_count, now=now)
+    elif pool.reserved_count > target:
+        return_idle_locked(pool, pool.reserved_count - target)
+    return pool
+
+
+def release_locked(pool: Pool, now) -> int:
+    """The locked, active pool stops being active. Its idle addresses go back to the subnet now,
+    or after the release grace; bound ones when their pods let go. Returns how many went back."""
+    Pool.objects.filter(pk=pool.pk).update(state=PoolState.RELEASED, released_at=now, updated_at=now)
+    pool.state, pool.released_at = PoolState.RELEASED, now
+    if settings.IPRESMGR_RELEASE_GRACE_SECONDS > 0:
+        return 0
+    return return_idle_locked(pool, pool.reserved_count)
+
+
+def purge_expired_released(subnet: Subnet, now) -> int:
+    """Return to the subnet the idle addresses of its released pools whose grace has run out.
+
+    Locks those pools itself, skipping any another transaction holds, so it never waits and never
+    deadlocks; it needs no other lock (addresses go back under their pool's lock alone)."""
+    grace = settings.IPRESMGR_RELEASE_GRACE_SECONDS
+    if grace <= 0:
+        return 0  # with no grace, released pools hold no idle addresses
+    # One statement, no DISTINCT (PostgreSQL refuses FOR UPDATE with DISTINCT), locking only pools.
+    expired = Pool.objects.filter(
+        subnet=subnet,
+        state=PoolState.RELEASED,
+        released_at__lt=now - timedelta(seconds=grace),
+        pk__in=Address.objects.filter(idle_since__isnull=False).values("pool_id"),
+    ).select_for_update(skip_locked=True)
+    return sum(return_idle_locked(pool, pool.reserved_count) for pool in expired)
+
+
+def reclaimable_released_pool(workload: Workload, subnet: Subnet, now) -> Pool | None:
+    """The workload's pool released within the grace in this subnet, locked: a re-create gets its
+    addresses back."""
+    grace = settings.IPRESMGR_RELEASE_GRACE_SECONDS
+    if grace <= 0:
+        return None
+    return (
+        Pool.objects.filter(
+            **workload.as_filter(),
+            subnet=subnet,
+            state=PoolState.RELEASED,
+            released_at__gt=now - timedelta(seconds=grace),
+        )
+        .order_by("-released_at")
+        .select_for_update()
+        .first()
+    )

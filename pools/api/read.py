@@ -1,0 +1,75 @@
+"""Read APIs (GET /v1/subnets, /v1/pools, /v1/events) and subnet registration (POST /v1/subnets).
+
+Each list names its selector, serializer and filter set. Answers carry the /v1 envelope around a
+page: Count, Next, Previous, Results. A cluster token sees its own cluster's pools and events; an
+operator token sees everything; every token sees the subnets."""
+
+from __future__ import annotations
+
+from pools import selectors, services
+from pools.api import filters, read_openapi
+from pools.api.serializers import EventOut, PoolOut, SubnetCreateRequest, SubnetOut
+from pools.api.views import ReadView
+from pools.choices import AdminAction, Code
+from pools.domain import Actor
+from pools.errors import ServiceError
+
+
+@read_openapi.POOLS
+class PoolListView(ReadView):
+    serializer_class = PoolOut
+    filterset_class = filters.PoolFilter
+
+    @staticmethod
+    def selector(actor):
+        return selectors.pools_visible_to(actor).order_by("k8s_cluster_id", "namespace", "kind", "name", "-id")
+
+
+@read_openapi.EVENTS
+class EventListView(ReadView):
+    serializer_class = EventOut
+    filterset_class = filters.EventFilter
+
+    @staticmethod
+    def selector(actor):
+        return selectors.events_visible_to(actor).order_by("-at", "-id")
+
+
+@read_openapi.SUBNETS
+class SubnetsView(ReadView):
+    """GET lists subnets with their usage; POST registers one (operator token only), audited as a
+    subnet registration whether it succeeds or not."""
+
+    serializer_class = SubnetOut
+    filterset_class = filters.SubnetFilter
+    admin_action = AdminAction.SUBNET_CREATE
+
+    @property
+    def answer_fields(self) -> dict:
+        return {"Subnet": None} if self.request.method == "POST" else {}
+
+    @staticmethod
+    def selector(actor):
+        return selectors.subnets_with_usage().order_by("net_regional_id", "subnet_id", "id")
+
+    def post(self, request, *args, **kwargs):
+        return self.serve_call(SubnetCreateRequest(data=request.payload), self.register, self.authorize)
+
+    @staticmethod
+    def authorize(actor: Actor, data: dict) -> None:
+        if not actor.is_operator:
+            raise ServiceError(Code.FORBIDDEN, "only an operator token may register subnets")
+
+    def register(self, ctx, serializer):
+        data = serializer.validated_data
+        subnet, created = services.subnet_create(
+            ctx=ctx,
+            net_regional_id=data["NetRegionalID"],
+            subnet_id=data["SubnetID"],
+            cidr=data["CIDR"],
+            gateway=data["Gateway"],
+            exclusions=data["Exclude"],
+        )
+        subnet = self.selector(ctx.actor).get(pk=subnet.pk)
+        msg = "subnet registered" if created else "subnet already registered with this definition; nothing to do"
+        return msg, {"Subnet": SubnetOut(subnet).data}

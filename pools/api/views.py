@@ -1,0 +1,242 @@
+"""The base views of /v1: one for every endpoint (parse, authenticate, answer the envelope, audit a
+refused write), one for the contract's POST calls, one for the read lists.
+
+A contract endpoint declares its request serializer, its ReqType and `perform(ctx, serializer)`,
+which calls one service and returns (Msg, the answer's own fields)."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from django.core.exceptions import RequestDataTooBig
+from django.db import DatabaseError, transaction
+from django_filters.rest_framework import DjangoFilterBackend
+from rest_framework import generics
+from rest_framework.exceptions import ValidationError
+from rest_framework.pagination import BasePagination
+from rest_framework.utils.urls import remove_query_param, replace_query_param
+from rest_framework.views import APIView
+
+from pools.api import read_openapi
+from pools.api.envelope import answer, as_service_error, error_text, new_req_id, req_id_or_new
+from pools.api.fields import INT32_MAX, ContractRequest
+from pools.audit import audit_record
+from pools.choices import AdminAction, Code, Kind, ReqType
+from pools.domain import ANONYMOUS, Actor, CallContext, Workload
+from pools.errors import ServiceError
+
+log = logging.getLogger("ipresmgr.api")
+SCHEMA_ACTOR = Actor(label="schema generation", is_operator=True)
+
+
+def parse_json_object(request) -> dict:
+    """The body of a POST: a JSON object, or a refusal (Code 1: 400, or 415 for another type)."""
+    content_type = request.content_type.split(";")[0].strip().lower()
+    if content_type and content_type != "application/json" and not content_type.endswith("+json"):
+        raise ServiceError(
+            Code.INVALID_REQUEST, f"Content-Type must be application/json, not {content_type}", http_status=415
+        )
+    try:
+        payload = json.loads(request._request.body)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ServiceError(Code.INVALID_REQUEST, f"body is not valid JSON: {exc}") from None
+    if not isinstance(payload, dict):
+        raise ServiceError(Code.INVALID_REQUEST, "body must be a JSON object")
+    return payload
+
+
+def _audit_text(value, limit: int) -> str:
+    return value.replace("\x00", "")[:limit] if isinstance(value, str) else ""
+
+
+class V1View(APIView):
+    """Every /v1 endpoint. Whatever happens, the answer is the envelope; a refused POST is audited.
+
+    `req_type` / `admin_action` name the call in the audit log; `answer_fields` are the keys the
+    endpoint's answers always carry (empty on a refusal), e.g. RequireIP's IP and MacAddr."""
+
+    req_type: ReqType | None = None
+    admin_action: AdminAction | str = ""
+    answer_fields: dict = {}
+    parser_classes: list = []  # bodies are parsed here, strictly, with the contract's errors
+    metadata_class = None  # OPTIONS answers 405 in the envelope, like every other wrong method
+
+    # ReqID and body come first, so that even a 401 echoes the caller's ReqID; then authentication,
+    # so that a 401 comes before a 400.
+    def initial(self, request, *args, **kwargs):
+        request.payload = {}
+        body_error = None
+        if request.method == "POST":
+            try:
+                request.payload = parse_json_object(request)
+            except (ServiceError, RequestDataTooBig) as exc:
+                body_error = exc
+            request.req_id = req_id_or_new(request.payload.get("ReqID"))
+        else:
+            request.req_id = req_id_or_new(request.query_params.get("ReqID"))
+        super().initial(request, *args, **kwargs)
+        if body_error is not None:
+            raise body_error
+
+    def answer(self, code: Code, msg: str, fields: dict | None = None, *, status: int | None = None):
+        req_id = getattr(self.request, "req_id", None) or new_req_id()
+        return answer(req_id, code, msg, status=status, req_type=self.req_type, fields=fields)
+
+    def serve_call(self, serializer: ContractRequest, perform, authorize) -> object:
+        """The steps of a write: validate the body, let `authorize(actor, data)` refuse, run
+        `perform(ctx, serializer)` (one service call) and answer Code 0 with its Msg and fields."""
+        if not serializer.is_valid():
+            raise ServiceError(Code.INVALID_REQUEST, error_text(serializer.errors))
+        actor: Actor = self.request.user
+        authorize(actor, serializer.validated_data)
+        ctx = CallContext(
+            actor=actor, req_id=self.request.req_id, req_type=self.req_type, admin_action=self.admin_action
+        )
+        msg, fields = perform(ctx, serializer)
+        return self.answer(Code.SUCCESS, msg, {**self.answer_fields, **fields})
+
+    def handle_exception(self, exc):
+        error = as_service_error(exc)
+        if error.code == Code.INTERNAL:
+            log.exception("internal error on %s", self.request.path, exc_info=exc)
+        elif error.code == Code.UNAVAILABLE:
+            log.warning("database unavailable on %s: %s", self.request.path, exc)
+        if self.request.method == "POST" and error.http_status != 405:
+            self.audit_refusal(error)
+        return self.answer(error.code, error.msg, self.answer_fields, status=error.http_status)
+
+    def audit_refusal(self, error: ServiceError) -> None:
+        """A refused write is audited too, in its own transaction (the call's was rolled back)."""
+        if error.code == Code.UNAVAILABLE:
+            return  # nowhere to write it; the log line is the record
+        request = self.request
+        payload = getattr(request, "payload", None) or {}
+        user = getattr(request, "_user", None)
+        actor = (
+            user
+            if isinstance(user, Actor)
+            else Actor(label="unauthenticated" if error.code == Code.UNAUTHENTICATED else ANONYMOUS.label)
+        )
+        kind = payload.get("K8SApiResourceKind")
+        workload = Workload(
+            cluster_id=_audit_text(payload.get("K8SClusterID"), 128),
+            namespace=_audit_text(payload.get("K8SNamespace"), 63),
+            kind=kind if type(kind) is int and kind in Kind.values else None,
+            name=_audit_text(payload.get("K8SApiResourceName"), 253),
+        )
+        ctx = CallContext(
+            actor=actor,
+            req_id=getattr(request, "req_id", ""),
+            req_type=self.req_type,
+            admin_action=self.admin_action,
+        )
+        try:
+            with transaction.atomic():
+                audit_record(
+                    ctx,
+                    code=error.code,
+                    msg=error.msg,
+                    workload=workload,
+                    pod_id=_audit_text(payload.get("K8SPodID"), 128),
+                    ip=_audit_text(payload.get("IP"), 39),
+                    subnet_id=_audit_text(payload.get("SubnetID"), 128),
+                )
+        except DatabaseError:
+            log.warning("could not audit a refused call (code %s): database error", int(error.code))
+
+
+class ContractView(V1View):
+    """POST a JSON object of `request_serializer`'s shape, get the envelope. The token must be
+    allowed to act on the body's K8SClusterID."""
+
+    request_serializer: type[ContractRequest]
+
+    def post(self, request, *args, **kwargs):
+        return self.serve_call(self.request_serializer(data=request.payload), self.perform, self.authorize)
+
+    @staticmethod
+    def authorize(actor: Actor, data: dict) -> None:
+        cluster_id = data["K8SClusterID"]
+        if not actor.may_act_on(cluster_id):
+            raise ServiceError(Code.FORBIDDEN, f"K8SClusterID: this token may not act on cluster {cluster_id!r}")
+
+    def perform(self, ctx: CallContext, serializer: ContractRequest) -> tuple[str, dict]:
+        raise NotImplementedError
+
+
+# Reads ------------------------------------------------------------------------------------------
+
+
+class EnvelopePagination(BasePagination):
+    """`Limit` (1-1000, default 100) and `Offset` rows; both refused with Code 1 when not integers
+    in range, rather than silently replaced."""
+
+    default_limit = 100
+    max_limit = 1000
+
+    def paginate_queryset(self, queryset, request, view=None):
+        self.request = request
+        self.view = view
+        self.limit = self._param(request, "Limit", self.default_limit, 1, self.max_limit)
+        self.offset = self._param(request, "Offset", 0, 0, INT32_MAX)
+        self.count = queryset.count()
+        return list(queryset[self.offset : self.offset + self.limit])
+
+    @staticmethod
+    def _param(request, name: str, default: int, low: int, high: int) -> int:
+        text = request.query_params.get(name)
+        if text is None:
+            return default
+        if not text.isascii() or not text.isdigit() or not low <= int(text) <= high:
+            raise ValidationError({name: f"must be an integer from {low} to {high}"})
+        return int(text)
+
+    def _link(self, offset: int | None) -> str | None:
+        if offset is None:
+            return None
+        url = self.request.build_absolute_uri()
+        if offset == 0:
+            return remove_query_param(url, "Offset")
+        return replace_query_param(url, "Offset", offset)
+
+    def get_paginated_response(self, data):
+        following = self.offset + self.limit if self.offset + self.limit < self.count else None
+        preceding = max(self.offset - self.limit, 0) if self.offset > 0 else None
+        page = {
+            "Count": self.count,
+            "Next": self._link(following),
+            "Previous": self._link(preceding),
+            "Results": data,
+        }
+        return self.view.answer(Code.SUCCESS, f"{len(data)} of {self.count}", page)
+
+    def get_paginated_response_schema(self, schema):
+        return read_openapi.paginated_schema(schema)
+
+    def get_schema_operation_parameters(self, view):
+        return read_openapi.pagination_parameters(self.default_limit, self.max_limit)
+
+
+class ReadView(V1View, generics.ListAPIView):
+    """A filtered, ordered, paginated list of what the caller's token may see. Each list names its
+    `selector(actor)`, serializer and filter set."""
+
+    pagination_class = EnvelopePagination
+    filter_backends = [DjangoFilterBackend]
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # drf-spectacular introspecting
+            return self.selector(SCHEMA_ACTOR)
+        return self.selector(self.request.user)
+
+    @staticmethod
+    def selector(actor: Actor):
+        raise NotImplementedError
+
+
+def v1_not_found(request, *args, **kwargs):
+    """Anything under /v1/ that no endpoint answers."""
+    return answer(
+        req_id_or_new(request.GET.get("ReqID")), Code.INVALID_REQUEST, f"no endpoint {request.path}", status=404
+    )
