@@ -3,18 +3,13 @@
 from drf_spectacular.utils import OpenApiExample, extend_schema
 
 from leases.serializers import AddressOut, ReleaseIPRequest, ReleaseIPResponse, RequireIPRequest, RequireIPResponse
-from pools.api.openapi import DEMO_WORKLOAD, FORBIDDEN_MSG, UNAUTHENTICATED_MSG, contract_responses, error_example
+from pools.api.openapi import DEMO_WORKLOAD, contract_responses, error_example, post_errors
 from pools.api.read_openapi import SCOPE, list_schema
 from pools.choices import Code
 
 NO_LEASE = {"IP": "", "MacAddr": "", "PortID": "", "SubnetGatewayAddr": "", "SubnetCIDR": ""}
 POD = {"K8SApiResourceID": "deploy-uid-1", "K8SPodID": "pod-uid-1"}
-COMMON = [
-    (Code.INVALID_REQUEST, "K8SPodID: This field is required."),
-    (Code.UNAUTHENTICATED, UNAUTHENTICATED_MSG),
-    (Code.FORBIDDEN, FORBIDDEN_MSG),
-    (Code.UNAVAILABLE, "database unavailable or busy; retry"),
-]
+NO_POD_MSG = "K8SPodID: This field may not be null."
 
 REQUIRE_IP = extend_schema(
     summary="Get the pod's address",
@@ -39,18 +34,19 @@ REQUIRE_IP = extend_schema(
                 "SubnetGatewayAddr": "10.0.3.1",
                 "SubnetCIDR": "10.0.3.0/24",
                 "Code": 0,
-                "Msg": "ok",
+                "Msg": "idle address bound",
             },
             response_only=True,
             status_codes=["200"],
         ),
-        *(
-            error_example(code, msg, extra=NO_LEASE)
-            for code, msg in [
-                *COMMON,
-                (Code.POOL_NOT_FOUND, "workload demo-cluster/default/Deployment/web has no active pool"),
-                (Code.NO_ADDRESS_AVAILABLE, "every address of the pool is bound and the surge of 1 is used"),
-            ]
+        *post_errors(NO_POD_MSG, fields=NO_LEASE),
+        error_example(
+            Code.POOL_NOT_FOUND, "workload demo-cluster/default/Deployment/web has no active pool", fields=NO_LEASE
+        ),
+        error_example(
+            Code.NO_ADDRESS_AVAILABLE,
+            "all 4 addresses of the pool are bound (target 3, surge limit 4)",
+            fields=NO_LEASE,
         ),
     ],
     tags=["ipam"],
@@ -73,10 +69,8 @@ RELEASE_IP = extend_schema(
             response_only=True,
             status_codes=["200"],
         ),
-        *(
-            error_example(code, msg)
-            for code, msg in [*COMMON, (Code.ADDRESS_CONFLICT, "IP 10.0.3.10 is bound to another pod; nothing changed")]
-        ),
+        *post_errors(NO_POD_MSG),
+        error_example(Code.ADDRESS_CONFLICT, "IP: 10.0.3.10 is bound to another pod, not pod-uid-2; nothing released"),
     ],
     tags=["ipam"],
 )
@@ -106,4 +100,5 @@ ADDRESSES = list_schema(
     "Addresses reserved by pools, bound to a pod or idle. " + SCOPE,
     AddressOut,
     ADDRESS_ROW,
+    bad_filter_msg="IP: 'not-an-ip' is not an IPv4 or IPv6 address",
 )

@@ -8,6 +8,8 @@ from rest_framework import authentication, exceptions
 from pools.domain import ANONYMOUS, Actor
 from pools.models import ApiToken
 
+NO_TOKEN_MSG = "no token: send Authorization: Bearer <token>"
+
 
 def actor_for_token(token: ApiToken) -> Actor:
     if token.is_operator:
@@ -25,7 +27,7 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         if not header:
             if settings.IPRESMGR_ALLOW_ANONYMOUS:
                 return ANONYMOUS, None
-            raise exceptions.NotAuthenticated("no token: send Authorization: Bearer <token>")
+            raise exceptions.NotAuthenticated(NO_TOKEN_MSG)
         scheme, _, key = header.partition(" ")
         key = key.strip()
         if scheme.lower() != "bearer" or not key:

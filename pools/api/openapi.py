@@ -6,11 +6,14 @@ helpers. The examples use the demo data (`manage.py demo`), so they succeed agai
 
 from __future__ import annotations
 
+from django.core.exceptions import RequestDataTooBig
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.plumbing import build_bearer_security_scheme_object
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 
+from pools.api.envelope import UNAVAILABLE_MSG, WEBHOOK_REQ_TYPES, as_service_error
 from pools.api.serializers import CreateIPPoolRequest, ReleaseIPPoolRequest, ScaleIPPoolRequest, WebhookResponse
+from pools.auth import NO_TOKEN_MSG
 from pools.choices import HTTP_STATUS_BY_CODE, Code, Kind, ReqType
 
 # What each value means, for the enum descriptions (SPEC.md, "Codes" and "Words").
@@ -117,21 +120,8 @@ def contract_responses(serializer, codes) -> dict:
     return responses
 
 
-def error_example(code: Code, msg: str, *, req_type: ReqType | None = None, extra: dict | None = None):
-    value = {"ReqID": "r1"}
-    if req_type is not None:
-        value["ReqType"] = int(req_type)
-    value.update(extra or {})
-    value.update({"Code": int(code), "Msg": msg})
-    return OpenApiExample(
-        f"Code {int(code)} {code.label}",
-        value=value,
-        response_only=True,
-        status_codes=[str(HTTP_STATUS_BY_CODE[code])],
-    )
-
-
-# Examples built on the demo data --------------------------------------------------------------
+# Example answers. tests/test_openapi_examples.py replays each against the demo data and compares it
+# with the real answer; the Msg of the two it cannot provoke (Code 50, 99) is the code's own.
 
 DEMO_WORKLOAD = {
     "K8SApiResourceKind": int(Kind.DEPLOYMENT),
@@ -139,8 +129,47 @@ DEMO_WORKLOAD = {
     "K8SNamespace": "default",
     "K8SApiResourceName": "web",
 }
-UNAUTHENTICATED_MSG = "no token: send Authorization: Bearer <token>"
 FORBIDDEN_MSG = "K8SClusterID: this token may not act on cluster 'other-cluster'"
+TOO_LARGE_MSG = as_service_error(RequestDataTooBig()).msg
+NOT_JSON_MSG = "Content-Type must be application/json, not text/plain"
+
+
+def error_example(
+    code: Code, msg: str, *, status: int | None = None, req_type: ReqType | None = None, fields: dict | None = None
+) -> OpenApiExample:
+    """An example refusal, as `answer()` builds it."""
+    value = {"ReqID": "r1"}
+    if req_type in WEBHOOK_REQ_TYPES:
+        value["ReqType"] = int(req_type)
+    value.update(fields or {})
+    value.update({"Code": int(code), "Msg": msg})
+    return OpenApiExample(
+        f"Code {int(code)} {code.label}",
+        value=value,
+        response_only=True,
+        status_codes=[str(status or HTTP_STATUS_BY_CODE[code])],
+    )
+
+
+def server_errors(**example) -> list[OpenApiExample]:
+    """Code 50 and Code 99, with the Msg the code gives them."""
+    return [
+        error_example(Code.UNAVAILABLE, UNAVAILABLE_MSG, **example),
+        error_example(Code.INTERNAL, as_service_error(RuntimeError()).msg, **example),
+    ]
+
+
+def post_errors(invalid_msg: str, *, forbidden_msg: str = FORBIDDEN_MSG, **example) -> list[OpenApiExample]:
+    """The refusals every /v1 POST can answer: a bad field, a body too big or not JSON, no token,
+    a token that may not, and the server's own trouble."""
+    return [
+        error_example(Code.INVALID_REQUEST, invalid_msg, **example),
+        error_example(Code.INVALID_REQUEST, TOO_LARGE_MSG, status=413, **example),
+        error_example(Code.INVALID_REQUEST, NOT_JSON_MSG, status=415, **example),
+        error_example(Code.UNAUTHENTICATED, NO_TOKEN_MSG, **example),
+        error_example(Code.FORBIDDEN, forbidden_msg, **example),
+        *server_errors(**example),
+    ]
 
 
 def _webhook_examples(req_type: ReqType, request: dict, success_msg: str, errors: list[tuple[Code, str]]):
@@ -152,14 +181,11 @@ def _webhook_examples(req_type: ReqType, request: dict, success_msg: str, errors
             response_only=True,
             status_codes=["200"],
         ),
+        *post_errors(
+            "K8SApiResourceKind: must be 0 (Deployment), 1 (StatefulSet), 2 (Job) or 3 (CronJob)", req_type=req_type
+        ),
     ]
-    common = [
-        (Code.INVALID_REQUEST, "K8SApiResourceKind: must be 0 (Deployment), 1 (StatefulSet), 2 (Job) or 3 (CronJob)"),
-        (Code.UNAUTHENTICATED, UNAUTHENTICATED_MSG),
-        (Code.FORBIDDEN, FORBIDDEN_MSG),
-        (Code.UNAVAILABLE, "database unavailable or busy; retry"),
-    ]
-    examples += [error_example(code, msg, req_type=req_type) for code, msg in common + errors]
+    examples += [error_example(code, msg, req_type=req_type) for code, msg in errors]
     return examples
 
 
@@ -185,8 +211,18 @@ CREATE_IP_POOL = extend_schema(
         "pool ready: target 3, 3 addresses reserved",
         [
             (Code.SUBNET_NOT_FOUND, "SubnetID: 'subnet-x' is not registered under NetRegionalID 'region-1'"),
-            (Code.SUBNET_MISMATCH, "SubnetGatewayAddr: 10.0.3.254 differs from the gateway 10.0.3.1 registered"),
-            (Code.POOL_CONFLICT, "workload demo-cluster/default/Deployment/web already has an active pool in subnet b"),
+            (
+                Code.SUBNET_MISMATCH,
+                "SubnetGatewayAddr: 10.0.3.254 differs from the gateway 10.0.3.1 registered for subnet-demo",
+            ),
+            (
+                Code.SUBNET_EXHAUSTED,
+                "subnet subnet-demo (10.0.3.0/24) has too few free addresses; 500 needed; nothing reserved",
+            ),
+            (
+                Code.POOL_CONFLICT,
+                "workload demo-cluster/default/Deployment/web already has an active pool in subnet subnet-demo-v6",
+            ),
         ],
     ),
     tags=["webhook"],
@@ -220,7 +256,10 @@ SCALE_IP_POOL = extend_schema(
         "pool scaled: target 5, 5 addresses reserved",
         [
             (Code.POOL_NOT_FOUND, "workload demo-cluster/default/Deployment/web has no active pool"),
-            (Code.SUBNET_EXHAUSTED, "subnet subnet-demo (10.0.3.0/24) has too few free addresses; 500 needed"),
+            (
+                Code.SUBNET_EXHAUSTED,
+                "subnet subnet-demo (10.0.3.0/24) has too few free addresses; 497 needed; nothing reserved",
+            ),
         ],
     ),
     tags=["webhook"],

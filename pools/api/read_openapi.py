@@ -10,11 +10,13 @@ from pools.api.openapi import (
     ALWAYS,
     BODY_STATUSES,
     CODE_MEANING,
-    UNAUTHENTICATED_MSG,
     error_example,
     error_responses,
+    post_errors,
+    server_errors,
 )
 from pools.api.serializers import EventOut, PoolOut, SubnetCreateRequest, SubnetCreateResponse, SubnetOut
+from pools.auth import NO_TOKEN_MSG
 from pools.choices import Code
 
 
@@ -70,10 +72,6 @@ REQ_ID_PARAM = OpenApiParameter(
     "ReqID", OpenApiTypes.STR, description="Echoed in the answer's ReqID (at most 128 characters)."
 )
 READ_ERRORS = error_responses(Envelope, ALWAYS)
-READ_ERROR_EXAMPLES = [
-    error_example(Code.INVALID_REQUEST, "IP: 'not-an-ip' is not an IPv4 or IPv6 address"),
-    error_example(Code.UNAUTHENTICATED, UNAUTHENTICATED_MSG),
-]
 SCOPE = "A cluster token sees its own cluster's rows only; an operator token sees all clusters."
 
 
@@ -82,13 +80,20 @@ def _page_example(name: str, row: dict) -> OpenApiExample:
     return OpenApiExample(name, value=row, response_only=True, status_codes=["200"])
 
 
-def list_schema(summary: str, description: str, serializer, row: dict, parameters=()):
+def list_schema(summary: str, description: str, serializer, row: dict, *, bad_filter_msg: str):
+    """A read list: one example row, and the refusals (`bad_filter_msg` answers a filter that does
+    not parse)."""
     return extend_schema(
         summary=summary,
         description=description,
-        parameters=[REQ_ID_PARAM, *parameters],
+        parameters=[REQ_ID_PARAM],
         responses={200: serializer, **READ_ERRORS},
-        examples=[_page_example("A page", row), *READ_ERROR_EXAMPLES],
+        examples=[
+            _page_example("A page", row),
+            error_example(Code.INVALID_REQUEST, bad_filter_msg),
+            error_example(Code.UNAUTHENTICATED, NO_TOKEN_MSG),
+            *server_errors(),
+        ],
         tags=["read"],
     )
 
@@ -122,7 +127,7 @@ EVENT_ROW = {
     "IP": "10.0.3.10",
     "SubnetID": "subnet-demo",
     "Code": 0,
-    "Msg": "bound",
+    "Msg": "idle address bound",
     "Actor": "cluster demo-cluster token ipr_AbCdEfGh",
     "Detail": {},
 }
@@ -140,7 +145,13 @@ SUBNET_ROW = {
     "CreatedAt": "2026-10-01T14:00:00Z",
 }
 
-POOLS = list_schema("List pools", "Pools, active and released, with their address counts. " + SCOPE, PoolOut, POOL_ROW)
+POOLS = list_schema(
+    "List pools",
+    "Pools, active and released, with their address counts. " + SCOPE,
+    PoolOut,
+    POOL_ROW,
+    bad_filter_msg="State: Select a valid choice. gone is not one of the available choices.",
+)
 EVENTS = list_schema(
     "Search the audit log",
     "One event per contract call and per admin change, newest first. Answers questions such as "
@@ -149,8 +160,22 @@ EVENTS = list_schema(
     "events about its own cluster's workloads; an operator token sees all, admin changes included.",
     EventOut,
     EVENT_ROW,
+    bad_filter_msg="Code: Select a valid choice. 7 is not one of the available choices.",
 )
 
+SUBNET_B_ROW = {
+    "NetRegionalID": "region-1",
+    "SubnetID": "subnet-b",
+    "CIDR": "10.0.4.0/24",
+    "Gateway": "10.0.4.1",
+    "IPVersion": 4,
+    "Exclude": ["10.0.4.2-10.0.4.9", "10.0.4.200"],
+    "Capacity": 244,
+    "Reserved": 0,
+    "Bound": 0,
+    "Free": 244,
+    "CreatedAt": "2026-10-01T14:05:00Z",
+}
 SUBNET_CREATE_CODES = (*ALWAYS, Code.FORBIDDEN)
 SUBNETS = extend_schema_view(
     get=list_schema(
@@ -159,6 +184,7 @@ SUBNETS = extend_schema_view(
         "may create pools in any of them); the figures are totals, naming no workload.",
         SubnetOut,
         SUBNET_ROW,
+        bad_filter_msg="IPVersion: Select a valid choice. 5 is not one of the available choices.",
     ),
     post=extend_schema(
         summary="Register a subnet (operator token)",
@@ -194,17 +220,20 @@ SUBNETS = extend_schema_view(
             ),
             OpenApiExample(
                 "Code 0 Success",
-                value={"ReqID": "r6", "Subnet": SUBNET_ROW, "Code": 0, "Msg": "subnet registered"},
+                value={"ReqID": "r6", "Subnet": SUBNET_B_ROW, "Code": 0, "Msg": "subnet registered"},
                 response_only=True,
                 status_codes=["200"],
             ),
-            *(
-                error_example(code, msg, extra={"Subnet": None})
-                for code, msg in [
-                    (Code.INVALID_REQUEST, "CIDR: '10.0.4.1/24' is not a network: has host bits set"),
-                    (Code.UNAUTHENTICATED, UNAUTHENTICATED_MSG),
-                    (Code.FORBIDDEN, "only an operator token may register subnets"),
-                ]
+            *post_errors(
+                "CIDR: '10.0.4.1/24' is not a network: 10.0.4.1/24 has host bits set",
+                forbidden_msg="only an operator token may register subnets",
+                fields={"Subnet": None},
+            ),
+            error_example(
+                Code.INVALID_REQUEST,
+                "SubnetID: 'subnet-demo' is already registered with another definition",
+                status=409,
+                fields={"Subnet": None},
             ),
         ],
         tags=["subnets"],

@@ -1,0 +1,255 @@
+"""Every example answer in the OpenAPI document is what the server really answers, so the docs
+cannot drift from the code: each one is replayed against the demo data (`manage.py demo`) and
+compared, but for values that differ on every run (MACs, PortIDs, times, row IDs, token prefixes).
+
+Code 50 and Code 99 cannot be provoked from a test; their examples must carry the very Msg the
+code builds."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+
+from django.core.management import call_command
+from django.db import transaction
+from rest_framework.test import APIClient
+
+from pools.api.envelope import UNAVAILABLE_MSG, as_service_error
+
+VOLATILE = {"ReqID", "MacAddr", "PortID", "CreatedAt", "UpdatedAt", "ReservedAt", "BoundAt", "At", "ID"}
+WORKLOAD = {"K8SApiResourceKind": 0, "K8SClusterID": "demo-cluster", "K8SNamespace": "default"}
+WEB = {**WORKLOAD, "K8SApiResourceName": "web"}
+CREATE = {
+    **WEB,
+    "K8SApiResourceReplicas": 3,
+    "NetRegionalID": "region-1",
+    "SubnetID": "subnet-demo",
+    "SubnetGatewayAddr": "10.0.3.1",
+}
+POD = {"K8SApiResourceID": "deploy-uid-1", "K8SPodID": "pod-uid-1"}
+
+
+def masked(value):
+    """The answer with run-dependent values replaced."""
+    if isinstance(value, dict):
+        return {key: "<varies>" if key in VOLATILE else masked(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [masked(item) for item in value]
+    if isinstance(value, str):
+        return re.sub(r"token ipr_\S+", "token ipr_…", value)
+    return value
+
+
+class Demo:
+    """The demo data, and callers with its tokens."""
+
+    def __init__(self):
+        out = io.StringIO()
+        call_command("demo", stdout=out)
+        text = out.getvalue()
+        self.tokens = {
+            "cluster": re.search(r"^Cluster token:\s+(\S+)", text, re.M).group(1),
+            "operator": re.search(r"^Operator token:\s+(\S+)", text, re.M).group(1),
+            None: None,
+        }
+
+    def call(self, method: str, path: str, body=None, *, token="cluster", raw: bytes | None = None, **headers):
+        client = APIClient()
+        if self.tokens[token]:
+            headers["HTTP_AUTHORIZATION"] = f"Bearer {self.tokens[token]}"
+        if method == "get":
+            return client.get(path, body or {}, **headers)
+        if raw is not None:
+            return client.generic("POST", path, raw, content_type=headers.pop("content_type"), **headers)
+        return client.post(path, body, format="json", **headers)
+
+    def pool_with_one_pod(self):
+        assert self.call("post", "/v1/ippool/create", {"ReqID": "setup-1", **CREATE}).json()["Code"] == 0
+        assert self.call("post", "/v1/ip/require", {"ReqID": "setup-2", **WEB, **POD}).json()["Code"] == 0
+
+
+def contract_errors(path: str, body: dict, invalid: dict) -> dict:
+    """How to provoke the refusals every contract POST documents."""
+    return {
+        ("400", "Code 1 InvalidRequest"): lambda d: d.call("post", path, {**body, **invalid}),
+        ("413", "Code 1 InvalidRequest"): lambda d: d.call(
+            "post", path, raw=b'{"pad": "' + b"x" * 70_000 + b'"}', content_type="application/json"
+        ),
+        ("415", "Code 1 InvalidRequest"): lambda d: d.call(
+            "post", path, raw=json.dumps(body).encode(), content_type="text/plain"
+        ),
+        ("401", "Code 2 Unauthenticated"): lambda d: d.call("post", path, body, token=None),
+    }
+
+
+def forbidden(path: str, body: dict) -> dict:
+    return {
+        ("403", "Code 3 Forbidden"): lambda d: d.call("post", path, {**body, "K8SClusterID": "other-cluster"}),
+    }
+
+
+def read_scenarios(path: str, bad_filter: dict) -> dict:
+    def page(demo):
+        demo.pool_with_one_pod()
+        return demo.call("get", path, {"Limit": 1})
+
+    return {
+        ("200", "A page"): page,
+        ("400", "Code 1 InvalidRequest"): lambda d: d.call("get", path, bad_filter),
+        ("401", "Code 2 Unauthenticated"): lambda d: d.call("get", path, token=None),
+    }
+
+
+REQUIRE = {"ReqID": "r2", **WEB, **POD}
+RELEASE = {"ReqID": "r3", **WEB, **POD, "IP": "10.0.3.10"}
+SCALE = {"ReqID": "r1", **WEB, "K8SApiResourceOldReplicas": 3, "K8SApiResourceNewReplicas": 5}
+SUBNET_B = {
+    "ReqID": "r6",
+    "NetRegionalID": "region-1",
+    "SubnetID": "subnet-b",
+    "CIDR": "10.0.4.0/24",
+    "Gateway": "10.0.4.1",
+    "Exclude": ["10.0.4.2-10.0.4.9", "10.0.4.200"],
+}
+
+
+def _then(setup, call):
+    def run(demo):
+        setup(demo)
+        return call(demo)
+
+    return run
+
+
+def _create_pool(demo):
+    assert demo.call("post", "/v1/ippool/create", {"ReqID": "setup-1", **CREATE}).json()["Code"] == 0
+
+
+def _create_pool_in_v6(demo):
+    body = {**CREATE, "ReqID": "setup-1", "SubnetID": "subnet-demo-v6", "SubnetGatewayAddr": "fd00:3::1"}
+    assert demo.call("post", "/v1/ippool/create", body).json()["Code"] == 0
+
+
+def _fill_pool(demo):
+    _create_pool(demo)
+    for n in range(4):  # 3 idle addresses, then the surge of 1
+        body = {"ReqID": f"setup-{n}", **WEB, **POD, "K8SPodID": f"other-pod-{n}"}
+        assert demo.call("post", "/v1/ip/require", body).json()["Code"] == 0
+
+
+SCENARIOS = {
+    ("post", "/v1/ippool/create"): {
+        ("200", "Code 0 Success"): lambda d: d.call("post", "/v1/ippool/create", {"ReqID": "r1", **CREATE}),
+        **contract_errors("/v1/ippool/create", {"ReqID": "r1", **CREATE}, {"K8SApiResourceKind": 7}),
+        **forbidden("/v1/ippool/create", {"ReqID": "r1", **CREATE}),
+        ("404", "Code 10 SubnetNotFound"): lambda d: d.call(
+            "post", "/v1/ippool/create", {"ReqID": "r1", **CREATE, "SubnetID": "subnet-x"}
+        ),
+        ("409", "Code 11 SubnetMismatch"): lambda d: d.call(
+            "post", "/v1/ippool/create", {"ReqID": "r1", **CREATE, "SubnetGatewayAddr": "10.0.3.254"}
+        ),
+        ("409", "Code 12 SubnetExhausted"): lambda d: d.call(
+            "post", "/v1/ippool/create", {"ReqID": "r1", **CREATE, "K8SApiResourceReplicas": 500}
+        ),
+        ("409", "Code 21 PoolConflict"): _then(
+            _create_pool_in_v6, lambda d: d.call("post", "/v1/ippool/create", {"ReqID": "r1", **CREATE})
+        ),
+    },
+    ("post", "/v1/ippool/scale"): {
+        ("200", "Code 0 Success"): _then(_create_pool, lambda d: d.call("post", "/v1/ippool/scale", SCALE)),
+        **contract_errors("/v1/ippool/scale", SCALE, {"K8SApiResourceKind": 7}),
+        **forbidden("/v1/ippool/scale", SCALE),
+        ("404", "Code 20 PoolNotFound"): lambda d: d.call("post", "/v1/ippool/scale", SCALE),
+        ("409", "Code 12 SubnetExhausted"): _then(
+            _create_pool,
+            lambda d: d.call("post", "/v1/ippool/scale", {**SCALE, "K8SApiResourceNewReplicas": 500}),
+        ),
+    },
+    ("post", "/v1/ippool/release"): {
+        ("200", "Code 0 Success"): _then(
+            _create_pool, lambda d: d.call("post", "/v1/ippool/release", {"ReqID": "r1", **WEB})
+        ),
+        **contract_errors("/v1/ippool/release", {"ReqID": "r1", **WEB}, {"K8SApiResourceKind": 7}),
+        **forbidden("/v1/ippool/release", {"ReqID": "r1", **WEB}),
+    },
+    ("post", "/v1/ip/require"): {
+        ("200", "Code 0 Success"): _then(_create_pool, lambda d: d.call("post", "/v1/ip/require", REQUIRE)),
+        **contract_errors("/v1/ip/require", REQUIRE, {"K8SPodID": None}),
+        **forbidden("/v1/ip/require", REQUIRE),
+        ("404", "Code 20 PoolNotFound"): lambda d: d.call("post", "/v1/ip/require", REQUIRE),
+        ("409", "Code 30 NoAddressAvailable"): _then(_fill_pool, lambda d: d.call("post", "/v1/ip/require", REQUIRE)),
+    },
+    ("post", "/v1/ip/release"): {
+        ("200", "Code 0 Success"): _then(Demo.pool_with_one_pod, lambda d: d.call("post", "/v1/ip/release", RELEASE)),
+        **contract_errors("/v1/ip/release", RELEASE, {"K8SPodID": None}),
+        **forbidden("/v1/ip/release", RELEASE),
+        ("409", "Code 31 AddressConflict"): _then(
+            Demo.pool_with_one_pod,
+            lambda d: d.call("post", "/v1/ip/release", {**RELEASE, "K8SPodID": "pod-uid-2"}),
+        ),
+    },
+    ("post", "/v1/subnets"): {
+        ("200", "Code 0 Success"): lambda d: d.call("post", "/v1/subnets", SUBNET_B, token="operator"),
+        ("400", "Code 1 InvalidRequest"): lambda d: d.call(
+            "post", "/v1/subnets", {**SUBNET_B, "CIDR": "10.0.4.1/24"}, token="operator"
+        ),
+        ("409", "Code 1 InvalidRequest"): lambda d: d.call(
+            "post", "/v1/subnets", {**SUBNET_B, "SubnetID": "subnet-demo"}, token="operator"
+        ),
+        ("413", "Code 1 InvalidRequest"): lambda d: d.call(
+            "post", "/v1/subnets", raw=b'{"pad": "' + b"x" * 70_000 + b'"}', content_type="application/json"
+        ),
+        ("415", "Code 1 InvalidRequest"): lambda d: d.call(
+            "post", "/v1/subnets", raw=json.dumps(SUBNET_B).encode(), content_type="text/plain", token="operator"
+        ),
+        ("401", "Code 2 Unauthenticated"): lambda d: d.call("post", "/v1/subnets", SUBNET_B, token=None),
+        ("403", "Code 3 Forbidden"): lambda d: d.call("post", "/v1/subnets", SUBNET_B),
+    },
+    ("get", "/v1/subnets"): read_scenarios("/v1/subnets", {"IPVersion": "5"}),
+    ("get", "/v1/pools"): read_scenarios("/v1/pools", {"State": "gone"}),
+    ("get", "/v1/addresses"): read_scenarios("/v1/addresses", {"IP": "not-an-ip"}),
+    ("get", "/v1/events"): read_scenarios("/v1/events", {"Code": "7"}),
+}
+FROM_CODE = {
+    "Code 50 Unavailable": UNAVAILABLE_MSG,
+    "Code 99 Internal": as_service_error(RuntimeError()).msg,
+}
+
+
+def documented_examples():
+    """(method, path, status, summary, value) of every example answer in the document."""
+    schema = json.loads(APIClient().get("/api/schema/", {"format": "json"}).content)
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            for status, response in operation["responses"].items():
+                examples = response.get("content", {}).get("application/json", {}).get("examples", {})
+                assert examples, f"{method} {path} {status} documents no example answer"
+                for example in examples.values():
+                    yield method, path, status, example["summary"], example["value"]
+
+
+def test_every_example_answer_is_what_the_server_answers(db):
+    problems = []
+    for method, path, status, summary, documented in documented_examples():
+        if summary in FROM_CODE:
+            if documented["Msg"] != FROM_CODE[summary]:
+                problems.append(f"{method} {path} {status} {summary}: Msg {documented['Msg']!r} is not the code's")
+            continue
+        scenario = SCENARIOS.get((method, path), {}).get((status, summary))
+        if scenario is None:
+            problems.append(f"{method} {path} {status} {summary}: no scenario replays this example")
+            continue
+        with transaction.atomic():  # each replay starts from the demo data alone
+            demo = Demo()
+            answer = scenario(demo)
+            real = answer.json()
+            if summary == "A page":  # the document shows one row, in a page drf-spectacular makes
+                real, documented = real["Results"][0], documented["Results"][0]
+            elif str(answer.status_code) != status:
+                problems.append(f"{method} {path} {status} {summary}: the server answered HTTP {answer.status_code}")
+            if masked(real) != masked(documented):
+                problems.append(f"{method} {path} {status} {summary}:")
+                problems.append(f"  documented {masked(documented)}\n  real       {masked(real)}")
+            transaction.set_rollback(True)
+    assert not problems, "\n".join(problems)
