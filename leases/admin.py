@@ -5,7 +5,7 @@ services as the API, with the same locks; every change is audited with the admin
 from __future__ import annotations
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
@@ -17,12 +17,11 @@ from pools.admin.common import (
     admin_ctx,
     cluster_ids,
     confirmation,
+    for_each,
     namespaces,
-    refused,
     value_filter,
 )
 from pools.choices import AdminAction
-from pools.errors import ServiceError
 from pools.models import Address
 
 
@@ -93,21 +92,16 @@ class AddressAdmin(ReadOnlyChangeMixin, admin.ModelAdmin):
     @admin.action(description="Force-release the binding of the selected addresses", permissions=["change"])
     def force_release(self, request, queryset):
         if "post" in request.POST:
-            for address in queryset:
+            ctx = admin_ctx(request, AdminAction.BINDING_FORCE_RELEASE)
+
+            def force_release(address):
                 expected = request.POST.get(f"pod_{address.pk}")
                 if not expected:
-                    continue  # was not bound when the page was shown
-                try:
-                    outcome = services.binding_force_release(
-                        ctx=admin_ctx(request, AdminAction.BINDING_FORCE_RELEASE),
-                        address=address,
-                        expected_pod_id=expected,
-                    )
-                    self.message_user(
-                        request, f"{address.ip}: pod {expected} no longer holds it; {outcome}.", messages.SUCCESS
-                    )
-                except ServiceError as exc:
-                    refused(self, request, address.ip, exc)
+                    return None  # was not bound when the page was shown
+                outcome = services.binding_force_release(ctx=ctx, address=address, expected_pod_id=expected)
+                return f"{address.ip}: pod {expected} no longer holds it; {outcome}."
+
+            for_each(self, request, queryset, force_release)
             return None
         addresses = list(queryset.select_related("lease", "pool"))
         bound = [a for a in addresses if lease_of(a) is not None]
@@ -127,20 +121,13 @@ class AddressAdmin(ReadOnlyChangeMixin, admin.ModelAdmin):
     def hold(self, request, queryset):
         form = HoldForm(request.POST if "post" in request.POST else None)
         if form.is_bound and form.is_valid():
-            for address in queryset:
-                try:
-                    services.address_hold(
-                        ctx=admin_ctx(request, AdminAction.ADDRESS_HOLD),
-                        address=address,
-                        reason=form.cleaned_data["reason"],
-                    )
-                    self.message_user(
-                        request,
-                        f"{address.ip}: held; excluded from subnet {address.subnet.subnet_id}.",
-                        messages.SUCCESS,
-                    )
-                except ServiceError as exc:
-                    refused(self, request, address.ip, exc)
+            ctx = admin_ctx(request, AdminAction.ADDRESS_HOLD)
+
+            def hold(address):
+                services.address_hold(ctx=ctx, address=address, reason=form.cleaned_data["reason"])
+                return f"{address.ip}: held; excluded from subnet {address.subnet.subnet_id}."
+
+            for_each(self, request, queryset, hold)
             return None
         return confirmation(
             self,
@@ -158,11 +145,10 @@ class AddressAdmin(ReadOnlyChangeMixin, admin.ModelAdmin):
 
     @admin.action(description="Return the selected idle addresses to their subnet", permissions=["change"])
     def return_idle(self, request, queryset):
-        for address in queryset:
-            try:
-                services.address_return_idle(ctx=admin_ctx(request, AdminAction.ADDRESS_RETURN), address=address)
-                self.message_user(
-                    request, f"{address.ip}: returned to subnet {address.subnet.subnet_id}.", messages.SUCCESS
-                )
-            except ServiceError as exc:
-                refused(self, request, address.ip, exc)
+        ctx = admin_ctx(request, AdminAction.ADDRESS_RETURN)
+
+        def return_idle(address):
+            services.address_return_idle(ctx=ctx, address=address)
+            return f"{address.ip}: returned to subnet {address.subnet.subnet_id}."
+
+        for_each(self, request, queryset, return_idle)

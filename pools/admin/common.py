@@ -64,6 +64,19 @@ def refused(modeladmin, request, what: str, exc: ServiceError) -> None:
     modeladmin.message_user(request, f"{what}: refused (Code {exc.code} {exc.code.label}): {exc.msg}", messages.ERROR)
 
 
+def for_each(modeladmin, request, rows, act) -> None:
+    """Run `act(row)` (one service call, returning what to tell the operator) for every row. A
+    refusal is shown for its row, and the other rows still go ahead."""
+    for row in rows:
+        try:
+            done = act(row)
+        except ServiceError as exc:
+            refused(modeladmin, request, str(row), exc)
+        else:
+            if done:
+                modeladmin.message_user(request, done, messages.SUCCESS)
+
+
 def confirmation(modeladmin, request, queryset, *, action: str, title: str, template: str, **context):
     return TemplateResponse(
         request,

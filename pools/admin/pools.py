@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 
 from pools import selectors, services
-from pools.admin.common import ReadOnlyChangeMixin, admin_ctx, confirmation, refused
+from pools.admin.common import ReadOnlyChangeMixin, admin_ctx, confirmation, for_each
 from pools.choices import AdminAction, PoolState
-from pools.errors import ServiceError
 from pools.models import Pool
 
 
@@ -50,16 +49,14 @@ class PoolAdmin(ReadOnlyChangeMixin, admin.ModelAdmin):
     def resize(self, request, queryset):
         form = ResizeForm(request.POST if "post" in request.POST else None)
         if form.is_bound and form.is_valid():
-            for pool in queryset:
-                try:
-                    services.pool_resize(
-                        ctx=admin_ctx(request, AdminAction.POOL_RESIZE), pool=pool, target=form.cleaned_data["target"]
-                    )
-                    self.message_user(
-                        request, f"{pool}: target is now {form.cleaned_data['target']}.", messages.SUCCESS
-                    )
-                except ServiceError as exc:
-                    refused(self, request, str(pool), exc)
+            target = form.cleaned_data["target"]
+            ctx = admin_ctx(request, AdminAction.POOL_RESIZE)
+
+            def resize(pool):
+                services.pool_resize(ctx=ctx, pool=pool, target=target)
+                return f"{pool}: target is now {target}."
+
+            for_each(self, request, queryset, resize)
             return None
         return confirmation(
             self,
@@ -77,12 +74,13 @@ class PoolAdmin(ReadOnlyChangeMixin, admin.ModelAdmin):
     @admin.action(description="Release the selected pools", permissions=["change"])
     def release(self, request, queryset):
         if "post" in request.POST:
-            for pool in queryset:
-                try:
-                    services.pool_release_one(ctx=admin_ctx(request, AdminAction.POOL_RELEASE), pool=pool)
-                    self.message_user(request, f"{pool}: released.", messages.SUCCESS)
-                except ServiceError as exc:
-                    refused(self, request, str(pool), exc)
+            ctx = admin_ctx(request, AdminAction.POOL_RELEASE)
+
+            def release(pool):
+                services.pool_release_one(ctx=ctx, pool=pool)
+                return f"{pool}: released."
+
+            for_each(self, request, queryset, release)
             return None
         return confirmation(
             self,
