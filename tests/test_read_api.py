@@ -314,3 +314,11 @@ def test_read_endpoints_refuse_other_methods_in_the_envelope(state):
     assert response.status_code == 405 and response.json()["Code"] == 1
     response = APIClient().put("/v1/subnets", {}, format="json", HTTP_AUTHORIZATION=f"Bearer {state['operator']}")
     assert response.status_code == 405 and response.json()["Code"] == 1
+
+
+def test_post_to_a_read_list_is_405_whatever_the_body(state):
+    for path in ("/v1/pools", "/v1/addresses", "/v1/events"):
+        response = APIClient().generic(
+            "POST", path, b"not json", content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {state['operator']}"
+        )
+        assert response.status_code == 405 and response.json()["Code"] == 1, path

@@ -67,7 +67,7 @@ class V1View(APIView):
     def initial(self, request, *args, **kwargs):
         request.payload = {}
         body_error = None
-        if request.method == "POST":
+        if request.method == "POST" and hasattr(self, "post"):  # else a 405, whatever the body
             try:
                 request.payload = parse_json_object(request)
             except (ServiceError, RequestDataTooBig) as exc:
