@@ -93,8 +93,8 @@ def prepare_database(env: dict) -> str:
 def bound_pairs(env: dict) -> set[tuple[str, str]]:
     """(IP, pod) of every bound address, as the database has them."""
     script = (
-        "import json; from pools.models import Address; "
-        "print(json.dumps(list(Address.objects.filter(pod_id__isnull=False).values_list('ip', 'pod_id'))))"
+        "import json; from leases.models import Lease; "
+        "print(json.dumps(list(Lease.objects.values_list('address__ip', 'pod_id'))))"
     )
     out = manage(env, "shell", "-c", script).stdout.strip().splitlines()[-1]
     return {(ip, pod) for ip, pod in json.loads(out)}
