@@ -80,7 +80,9 @@ DB_LOCK_TIMEOUT_MS = env_int("IPRESMGR_DB_LOCK_TIMEOUT_MS", 3000)
 DB_CONNECT_TIMEOUT_S = env_int("IPRESMGR_DB_CONNECT_TIMEOUT_S", 3)
 
 if DATABASE_URL:
-    _db = dj_database_url.parse(DATABASE_URL, conn_max_age=600, conn_health_checks=True)
+    # No health check (a `SELECT 1`) before each request: a connection found dead by a statement
+    # is replaced and the call retried (pools.transactions.retrying).
+    _db = dj_database_url.parse(DATABASE_URL, conn_max_age=600, conn_health_checks=False)
     _db.setdefault("OPTIONS", {})
     _db["OPTIONS"].setdefault("connect_timeout", DB_CONNECT_TIMEOUT_S)
     # Bounded waits: no request hangs on a lock queue or a dead server.
@@ -154,6 +156,9 @@ SPECTACULAR_SETTINGS = {
 IPRESMGR_SURGE_PERCENT = env_int("IPRESMGR_SURGE_PERCENT", 25)
 IPRESMGR_RELEASE_GRACE_SECONDS = env_int("IPRESMGR_RELEASE_GRACE_SECONDS", 0)
 IPRESMGR_ALLOW_ANONYMOUS = env_bool("IPRESMGR_ALLOW_ANONYMOUS")
+# How long a process trusts a token it has seen (pools.auth): a revocation reaches the other
+# processes within this many seconds. 0 looks every token up on every call.
+IPRESMGR_TOKEN_CACHE_SECONDS = env_int("IPRESMGR_TOKEN_CACHE_SECONDS", 10)
 # One call may reserve at most this many addresses (a bound on one transaction's size).
 IPRESMGR_MAX_RESERVE_PER_CALL = env_int("IPRESMGR_MAX_RESERVE_PER_CALL", 100_000)
 

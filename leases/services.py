@@ -1,25 +1,47 @@
 """Binding addresses to pods and letting them go: the CNI plugin's two calls and the console's
 address actions. The same rules for every door.
 
-Every change here happens under the pool's row lock (pools.allocation), and a binding is two rows
-changed together: the lease is written and the address leaves (or rejoins) the idle queue."""
+A binding is two rows changed together: the lease is written and the address leaves the idle
+queue (or rejoins it, when the pod lets go).
+
+Locks, and why binding never waits for the pool (SPEC's rules hold under any concurrency):
+- Binding an idle address takes no pool lock. The address row is taken with FOR UPDATE SKIP LOCKED
+  (concurrent binders each take another one) and the lease's unique keys settle "this pod already
+  holds one": a lost race is retried and finds the winner's lease. So a pod gets the address idle
+  longest among those not being bound at that instant.
+- Letting an address go back to idle takes the pool's row FOR SHARE: unbinders do not wait for
+  each other, but a change of the pool's size (pools.allocation, FOR NO KEY UPDATE) waits for them,
+  and they for it, so no idle address can appear beyond a target that was just lowered.
+- Growing the pool (a surge) and giving an address back to the subnet take the pool's row FOR NO
+  KEY UPDATE, as every size change does (pools.allocation).
+On PostgreSQL the common cases (bind an idle address, let one go back to idle) are one statement
+each, lease, queue and audit event together; every other case, and SQLite (one writer at a time),
+takes the general path: one transaction under the pool's size lock."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 
+from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
 from leases.models import Lease
 from pools import addressing, allocation
-from pools.audit import audit_record
-from pools.choices import Code
+from pools.audit import audit_insert_sql, audit_record, audit_values
+from pools.choices import Code, PoolState
 from pools.domain import CallContext, Workload
 from pools.errors import ServiceError
-from pools.models import Address, Pool, SubnetExclusion
-from pools.transactions import service_transaction
+from pools.models import Address, Pool, Subnet, SubnetExclusion
+from pools.transactions import retrying, service_transaction
+
+BOUND_MSG = "idle address bound"
+HELD_MSG = "pod already holds this address"
+IDLE_MSG = "address idle"
+RETURNED_MSG = "address returned to the subnet"
+NOTHING_BOUND_MSG = "nothing bound to this pod; nothing to do"
 
 
 @dataclass(frozen=True)
@@ -34,99 +56,124 @@ class RequiredAddress:
     msg: str
 
 
-# Binding and unbinding, under the pool's lock ----------------------------------------------------
-
-_ADDRESS = Address._meta.db_table
-_LEASE = Lease._meta.db_table
-# PostgreSQL binds in one statement: take the address idle longest out of the queue and write its
-# lease, unless the pod already holds one in the pool; and unbinds in one. SQLite (no UPDATE or
-# DELETE inside WITH) takes two each.
-_TAKE_IDLE = f"""
-UPDATE {_ADDRESS} SET idle_since = NULL
-WHERE id = (SELECT id FROM {_ADDRESS} WHERE pool_id = %s AND idle_since IS NOT NULL ORDER BY idle_since, id LIMIT 1)
-  AND NOT EXISTS (SELECT 1 FROM {_LEASE} WHERE pool_id = %s AND pod_id = %s)
-RETURNING id, ip, mac, port_id
-"""
-_WRITE_LEASE = f"""
-INSERT INTO {_LEASE} (address_id, pool_id, pod_id, k8s_resource_id, bound_at) VALUES (%s, %s, %s, %s, %s)
-"""
-_BIND_IDLE_POSTGRES = f"""
-WITH taken AS ({_TAKE_IDLE}),
-leased AS (
-    INSERT INTO {_LEASE} (address_id, pool_id, pod_id, k8s_resource_id, bound_at)
-    SELECT id, %s, %s, %s, %s FROM taken RETURNING address_id
-)
-SELECT taken.ip, taken.mac, taken.port_id FROM taken JOIN leased ON leased.address_id = taken.id
-"""
+def _port_id_text(value) -> str:
+    return str(value if isinstance(value, uuid.UUID) else uuid.UUID(str(value)))
 
 
-def _bind_idle_locked(*, pool: Pool, pod_id: str, resource_id: str, now) -> tuple[str, str, str] | None:
-    """(ip, mac, port_id) of the locked pool's address idle longest, just bound to the pod; None if
-    the pod already holds one in the pool or none is idle."""
-    at = connection.ops.adapt_datetimefield_value(now)
-    take = [pool.pk, pool.pk, pod_id]
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(_BIND_IDLE_POSTGRES, [*take, pool.pk, pod_id, resource_id, at])
-            row = cursor.fetchone()
-        else:
-            cursor.execute(_TAKE_IDLE, take)
-            taken = cursor.fetchone()
-            row = None
-            if taken is not None:
-                cursor.execute(_WRITE_LEASE, [taken[0], pool.pk, pod_id, resource_id, at])
-                row = taken[1:]
-    if row is None:
-        return None
-    ip, mac, port_id = row
-    return ip, mac, str(uuid.UUID(str(port_id)))
+def _tables() -> dict[str, str]:
+    quote = connection.ops.quote_name
+    return {
+        "address": quote(Address._meta.db_table),
+        "lease": quote(Lease._meta.db_table),
+        "pool": quote(Pool._meta.db_table),
+        "subnet": quote(Subnet._meta.db_table),
+    }
 
 
-_END_LEASE = f"DELETE FROM {_LEASE} WHERE address_id = %s"
-_REJOIN_QUEUE = f"UPDATE {_ADDRESS} SET idle_since = %s WHERE id = %s"
-_UNBIND_TO_IDLE_POSTGRES = f"""
-WITH ended AS ({_END_LEASE} RETURNING address_id)
-UPDATE {_ADDRESS} SET idle_since = %s WHERE id = (SELECT address_id FROM ended)
-"""
+def _workload_params(workload: Workload) -> list:
+    return [workload.cluster_id, workload.namespace, workload.kind, workload.name, PoolState.ACTIVE]
 
 
-def unbind_locked(*, pool: Pool, lease: Lease, now) -> str:
-    """The pod lets go of the locked pool's address: it becomes idle, or goes back to the subnet
-    when the pool does not keep it (released past its grace, or above its target)."""
-    if not pool.keeps_freed_address(now):
-        Lease.objects.filter(pk=lease.pk).delete()
-        allocation.return_address_locked(pool, lease.address_id)
-        return "address returned to the subnet"
-    at = connection.ops.adapt_datetimefield_value(now)
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(_UNBIND_TO_IDLE_POSTGRES, [lease.address_id, at])
-        else:
-            cursor.execute(_END_LEASE, [lease.address_id])
-            cursor.execute(_REJOIN_QUEUE, [at, lease.address_id])
-    return "address idle"
+_WORKLOAD_POOL = "p.k8s_cluster_id = %s AND p.namespace = %s AND p.kind = %s AND p.name = %s"
 
 
-# The CNI plugin's calls ---------------------------------------------------------------------------
+# RequireIP ---------------------------------------------------------------------------------------------
 
 
-@service_transaction
 def ip_require(*, ctx: CallContext, workload: Workload, pod_id: str, resource_id: str = "") -> RequiredAddress:
     """Bind an address of the workload's active pool to the pod: the one it already holds (CNI
     ADD is retried), else the one idle longest, else a surge address from the subnet."""
+    if connection.vendor == "postgresql":
+        found = retrying(_require_in_one_statement)(ctx=ctx, workload=workload, pod_id=pod_id, resource_id=resource_id)
+        if found is not None:
+            return found
+    return _require_under_pool_lock(ctx=ctx, workload=workload, pod_id=pod_id, resource_id=resource_id)
+
+
+def _require_in_one_statement(*, ctx, workload, pod_id, resource_id) -> RequiredAddress | None:
+    """PostgreSQL: the address the pod holds, or the idle one it just got, with the audit event,
+    in one statement (atomic on its own). None when the pool must grow, or has no idle address
+    free of concurrent binders: the general path decides, under the pool's lock."""
+    now = timezone.now()
+    t = _tables()
+    audit_sql, audit_params = audit_insert_sql(
+        audit_values(ctx, workload=workload, pod_id=pod_id, at=now),
+        from_sql={"ip": "answer.ip", "subnet_id": "pool.subnet_id", "msg": "answer.msg"},
+        source="answer, pool",
+    )
+    sql = f"""
+    WITH pool AS (
+        SELECT p.id, s.subnet_id, s.gateway, s.cidr FROM {t["pool"]} p JOIN {t["subnet"]} s ON s.id = p.subnet_id
+        WHERE {_WORKLOAD_POOL} AND p.state = %s
+    ),
+    held AS (
+        SELECT a.ip, a.mac, a.port_id FROM {t["lease"]} l JOIN {t["address"]} a ON a.id = l.address_id
+        WHERE l.pool_id = (SELECT id FROM pool) AND l.pod_id = %s
+    ),
+    taken AS (
+        UPDATE {t["address"]} SET idle_since = NULL
+        WHERE id = (
+            SELECT id FROM {t["address"]} WHERE pool_id = (SELECT id FROM pool) AND idle_since IS NOT NULL
+            ORDER BY idle_since, id LIMIT 1 FOR UPDATE SKIP LOCKED
+        ) AND NOT EXISTS (SELECT 1 FROM held)
+        RETURNING id, ip, mac, port_id
+    ),
+    leased AS (
+        INSERT INTO {t["lease"]} (address_id, pool_id, pod_id, k8s_resource_id, bound_at)
+        SELECT taken.id, pool.id, %s, %s, %s FROM taken, pool RETURNING address_id
+    ),
+    answer AS (
+        SELECT taken.ip, taken.mac, taken.port_id, %s AS msg FROM taken JOIN leased ON leased.address_id = taken.id
+        UNION ALL
+        SELECT ip, mac, port_id, %s FROM held
+    ),
+    audited AS ({audit_sql})
+    SELECT pool.subnet_id, pool.gateway, pool.cidr, answer.ip, answer.mac, answer.port_id, answer.msg
+    FROM pool LEFT JOIN answer ON true
+    """
+    params = [
+        *_workload_params(workload),
+        pod_id,
+        pod_id,
+        resource_id,
+        connection.ops.adapt_datetimefield_value(now),
+        BOUND_MSG,
+        HELD_MSG,
+        *audit_params,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        raise ServiceError(Code.POOL_NOT_FOUND, f"workload {workload} has no active pool")
+    _subnet_id, gateway, cidr, ip, mac, port_id, msg = row
+    if ip is None:
+        return None
+    return RequiredAddress(ip=ip, mac=mac, port_id=_port_id_text(port_id), gateway=gateway, cidr=cidr, msg=msg)
+
+
+@service_transaction
+def _require_under_pool_lock(*, ctx, workload, pod_id, resource_id) -> RequiredAddress:
+    """The general path, under the pool's size lock: the address the pod holds, else the one
+    idle longest (waiting for binders in flight: an address they leave idle is still better than
+    growing the pool), else a surge address from the subnet."""
     now = timezone.now()
     pool = allocation.lock_active_pool(workload)
     if pool is None:
         raise ServiceError(Code.POOL_NOT_FOUND, f"workload {workload} has no active pool")
-    bound = _bind_idle_locked(pool=pool, pod_id=pod_id, resource_id=resource_id, now=now)
-    if bound is not None:
-        ip, mac, port_id = bound
-        msg = "idle address bound"
+    held = Lease.objects.filter(pool=pool, pod_id=pod_id).select_related("address").first()
+    if held is not None:
+        address, msg = held.address, HELD_MSG
     else:
-        held = Lease.objects.filter(pool=pool, pod_id=pod_id).select_related("address").first()
-        if held is not None:
-            address = held.address
-            msg = "pod already holds this address"
+        address = (
+            Address.objects.filter(pool=pool, idle_since__isnull=False)
+            .order_by("idle_since", "id")
+            .select_for_update()
+            .first()
+        )
+        if address is not None:
+            Address.objects.filter(pk=address.pk).update(idle_since=None)
+            msg = BOUND_MSG
         else:
             limit = pool.target + pool.surge_allowance
             if pool.reserved_count >= limit:
@@ -136,26 +183,106 @@ def ip_require(*, ctx: CallContext, workload: Workload, pod_id: str, resource_id
                     f"(target {pool.target}, surge limit {limit})",
                 )
             (address,) = allocation.reserve_locked(pool=pool, count=1, now=now, idle=False)
-            Lease.objects.create(address=address, pool=pool, pod_id=pod_id, k8s_resource_id=resource_id, bound_at=now)
             msg = f"surge address reserved ({pool.reserved_count} of at most {limit})"
-        ip, mac, port_id = address.ip, address.mac, str(address.port_id)
+        Lease.objects.create(address=address, pool=pool, pod_id=pod_id, k8s_resource_id=resource_id, bound_at=now)
     subnet = pool.subnet
-    audit_record(ctx, workload=workload, pod_id=pod_id, ip=ip, subnet_id=subnet.subnet_id, msg=msg, at=now)
-    return RequiredAddress(ip=ip, mac=mac, port_id=port_id, gateway=subnet.gateway, cidr=subnet.cidr, msg=msg)
+    audit_record(ctx, workload=workload, pod_id=pod_id, ip=address.ip, subnet_id=subnet.subnet_id, msg=msg, at=now)
+    return RequiredAddress(
+        ip=address.ip,
+        mac=address.mac,
+        port_id=_port_id_text(address.port_id),
+        gateway=subnet.gateway,
+        cidr=subnet.cidr,
+        msg=msg,
+    )
+
+
+# ReleaseIP ---------------------------------------------------------------------------------------------
+
+
+def ip_release(*, ctx: CallContext, workload: Workload, pod_id: str, ip: str = "") -> list[str]:
+    """Release what the pod holds in the workload's pools (active or released: pods outlive
+    their workload while they terminate). Nothing bound is success; another pod's is 31.
+    Returns the IPs released."""
+    if ip:
+        ip = str(addressing.parse_ip(ip))
+    if connection.vendor == "postgresql":
+        released = retrying(_release_in_one_statement)(ctx=ctx, workload=workload, pod_id=pod_id, ip=ip)
+        if released is not None:
+            return released
+    return _release_under_pool_lock(ctx=ctx, workload=workload, pod_id=pod_id, ip=ip)
+
+
+def _release_in_one_statement(*, ctx, workload, pod_id, ip) -> list[str] | None:
+    """PostgreSQL, the common cases in one statement (atomic on its own): nothing bound to the pod
+    (audited as such), or every address it names goes back to idle in pools that keep them. None,
+    having changed nothing, when the general path must decide: another pod holds the address (31),
+    or an address must go back to the subnet (that changes the pool's size)."""
+    now = timezone.now()
+    t = _tables()
+    grace = settings.IPRESMGR_RELEASE_GRACE_SECONDS
+    # A released pool keeps a freed address only within its grace (Pool.keeps_freed_address).
+    grace_cutoff = now - timedelta(seconds=grace) if grace > 0 else now
+    which = "a.ip = %s" if ip else "l.pod_id = %s"
+    event = audit_values(ctx, workload=workload, pod_id=pod_id, at=now)
+    idle_audit, idle_params = audit_insert_sql(
+        {**event, "msg": IDLE_MSG}, from_sql={"ip": "idled.ip", "subnet_id": "idled.subnet_id"}, source="idled"
+    )
+    nothing_audit, nothing_params = audit_insert_sql(
+        {**event, "ip": ip, "msg": NOTHING_BOUND_MSG}, from_sql={}, source="(SELECT 1) one"
+    )
+    sql = f"""
+    WITH found AS (
+        SELECT l.address_id, l.pod_id, s.subnet_id,
+               (p.state = %s AND p.reserved_count <= p.target)
+               OR (p.state = %s AND p.released_at > %s) AS keeps
+        FROM {t["pool"]} p JOIN {t["lease"]} l ON l.pool_id = p.id
+        JOIN {t["address"]} a ON a.id = l.address_id JOIN {t["subnet"]} s ON s.id = p.subnet_id
+        WHERE {_WORKLOAD_POOL} AND {which}
+        FOR SHARE OF p
+    ),
+    ended AS (
+        DELETE FROM {t["lease"]} l USING found
+        WHERE l.address_id = found.address_id AND l.pod_id = %s
+          AND NOT EXISTS (SELECT 1 FROM found f WHERE f.pod_id <> %s OR NOT f.keeps)
+        RETURNING l.address_id, found.subnet_id
+    ),
+    idled AS (
+        UPDATE {t["address"]} a SET idle_since = %s FROM ended WHERE a.id = ended.address_id
+        RETURNING a.ip, ended.subnet_id
+    ),
+    audited AS ({idle_audit}),
+    nothing AS ({nothing_audit} WHERE NOT EXISTS (SELECT 1 FROM found))
+    SELECT (SELECT COUNT(*) FROM found), ip FROM (SELECT 1) one LEFT JOIN idled ON true
+    """
+    params = [
+        PoolState.ACTIVE,
+        PoolState.RELEASED,
+        connection.ops.adapt_datetimefield_value(grace_cutoff),
+        *_workload_params(workload)[:4],
+        ip or pod_id,
+        pod_id,
+        pod_id,
+        connection.ops.adapt_datetimefield_value(now),
+        *idle_params,
+        *nothing_params,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    found = rows[0][0]
+    released = sorted(row[1] for row in rows if row[1] is not None)
+    if found and len(released) < found:
+        return None  # changed nothing: the general path decides
+    return released
 
 
 @service_transaction
-def ip_release(*, ctx: CallContext, workload: Workload, pod_id: str, ip: str = "") -> list[str]:
-    """Release what the pod holds in the workload's pools (active or released: pods outlive
-    their workload while they terminate). Nothing bound is success; another pod's is 31."""
+def _release_under_pool_lock(*, ctx, workload, pod_id, ip) -> list[str]:
+    """The general path: lock, in id order, the workload's pools that hold a candidate (their size
+    may change), read the leases afresh under those locks, and let each go."""
     now = timezone.now()
-    if ip:
-        ip = str(addressing.parse_ip(ip))
-        candidates = Address.objects.filter(ip=ip)
-    else:
-        candidates = Address.objects.filter(lease__pod_id=pod_id)
-    # Lock, in id order, the workload's pools that hold a candidate; then read the leases afresh
-    # under those locks.
+    candidates = Address.objects.filter(ip=ip) if ip else Address.objects.filter(lease__pod_id=pod_id)
     pools = allocation.lock_pools_holding(workload, candidates.values("pool_id"))
     leases = Lease.objects.filter(pool_id__in=list(pools)).select_related("address").order_by("pool_id", "pk")
     leases = leases.filter(address__ip=ip) if ip else leases.filter(pod_id=pod_id)
@@ -180,10 +307,20 @@ def ip_release(*, ctx: CallContext, workload: Workload, pod_id: str, ip: str = "
             at=now,
         )
     if not released:
-        audit_record(
-            ctx, workload=workload, pod_id=pod_id, ip=ip, msg="nothing bound to this pod; nothing to do", at=now
-        )
+        audit_record(ctx, workload=workload, pod_id=pod_id, ip=ip, msg=NOTHING_BOUND_MSG, at=now)
     return released
+
+
+def unbind_locked(*, pool: Pool, lease: Lease, now) -> str:
+    """The pod lets go of the pool's address (the caller holds the pool's size lock): it becomes
+    idle, or goes back to the subnet when the pool does not keep it (released past its grace, or
+    above its target). Returns what happened."""
+    Lease.objects.filter(pk=lease.pk).delete()
+    if pool.keeps_freed_address(now):
+        Address.objects.filter(pk=lease.address_id).update(idle_since=now)
+        return IDLE_MSG
+    allocation.return_address_locked(pool, lease.address_id)
+    return RETURNED_MSG
 
 
 # The console's address actions ----------------------------------------------------------------------

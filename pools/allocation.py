@@ -1,9 +1,12 @@
 """Which addresses a pool reserves, and the locks that guard it. The one module that changes a
 pool's size: reserving addresses from its subnet and giving them back.
 
-Lock order, everywhere: the pool's row, then (only to reserve new addresses) its subnet's row,
-FOR NO KEY UPDATE so that rows merely referring to the subnet, like a new pool, need not wait.
-Addresses that go back to the subnet are deleted under the pool lock alone.
+Lock order, everywhere: the pool's row, then (only to reserve new addresses) its subnet's row.
+Both FOR NO KEY UPDATE: rows that merely refer to them (a new pool, a new lease, whose foreign key
+checks take FOR KEY SHARE) need not wait. Binding an idle address takes no pool lock at all, and
+letting one go back to idle takes the pool FOR SHARE (leases.services): a size change waits for
+those and they for it, but they do not wait for each other. Addresses that go back to the subnet
+are deleted under the pool lock alone.
 
 `lock_*` functions take a lock and return the row read afresh under it. Functions named `*_locked`
 assume the caller holds the pool's lock (and say which other lock they take); they change rows and
@@ -31,14 +34,14 @@ def lock_active_pool(workload: Workload) -> Pool | None:
         Pool.objects.active()
         .filter(**workload.as_filter())
         .select_related("subnet")
-        .select_for_update(of=("self",))
+        .select_for_update(no_key=True, of=("self",))
         .first()
     )
 
 
 def lock_pool(pool_pk: int) -> Pool:
     """A pool by key, locked, with its subnet (not locked)."""
-    pool = Pool.objects.select_related("subnet").select_for_update(of=("self",)).filter(pk=pool_pk).first()
+    pool = Pool.objects.select_related("subnet").select_for_update(no_key=True, of=("self",)).filter(pk=pool_pk).first()
     if pool is None:
         raise ServiceError(Code.POOL_NOT_FOUND, "the pool no longer exists")
     return pool
@@ -49,7 +52,7 @@ def lock_pools_holding(workload: Workload, pool_ids) -> dict[int, Pool]:
     pools = (
         Pool.objects.filter(**workload.as_filter(), pk__in=pool_ids)
         .select_related("subnet")
-        .select_for_update(of=("self",))
+        .select_for_update(no_key=True, of=("self",))
         .order_by("pk")
     )
     return {pool.pk: pool for pool in pools}
@@ -122,19 +125,24 @@ def reserve_locked(*, pool: Pool, count: int, now, idle: bool = True) -> list[Ad
 
 
 def return_idle_locked(pool: Pool, count: int) -> int:
-    """Give back up to `count` idle addresses of the locked pool, the longest idle first."""
-    if count <= 0:
-        return 0
-    ids = list(
-        Address.objects.filter(pool=pool, idle_since__isnull=False)
-        .order_by("idle_since", "id")
-        .values_list("id", flat=True)[:count]
-    )
-    if not ids:
-        return 0
-    deleted, _ = Address.objects.filter(pk__in=ids, idle_since__isnull=False).delete()
-    _count_reserved(pool, -deleted)
-    return deleted
+    """Give back up to `count` idle addresses of the locked pool, the longest idle first.
+
+    Binders take idle addresses without the pool's lock, so one picked here may be bound before it
+    is deleted (the delete re-checks and skips it): pick again until `count` went back or none is
+    idle. Nothing can become idle meanwhile (that needs the pool's lock), so this ends."""
+    returned = 0
+    while returned < count:
+        ids = list(
+            Address.objects.filter(pool=pool, idle_since__isnull=False)
+            .order_by("idle_since", "id")
+            .values_list("id", flat=True)[: count - returned]
+        )
+        if not ids:
+            break
+        deleted, _ = Address.objects.filter(pk__in=ids, idle_since__isnull=False).delete()
+        _count_reserved(pool, -deleted)
+        returned += deleted
+    return returned
 
 
 def return_address_locked(pool: Pool, address_pk: int) -> None:
@@ -184,7 +192,7 @@ def purge_expired_released(subnet: Subnet, now) -> int:
         state=PoolState.RELEASED,
         released_at__lt=now - timedelta(seconds=grace),
         pk__in=Address.objects.filter(idle_since__isnull=False).values("pool_id"),
-    ).select_for_update(skip_locked=True)
+    ).select_for_update(no_key=True, skip_locked=True)
     return sum(return_idle_locked(pool, pool.reserved_count) for pool in expired)
 
 
@@ -202,6 +210,6 @@ def reclaimable_released_pool(workload: Workload, subnet: Subnet, now) -> Pool |
             released_at__gt=now - timedelta(seconds=grace),
         )
         .order_by("-released_at")
-        .select_for_update()
+        .select_for_update(no_key=True)
         .first()
     )

@@ -8,6 +8,7 @@ from rest_framework.test import APIClient
 
 from leases.models import Lease
 from pools import services
+from pools.auth import token_cache
 from pools.choices import AdminAction
 from pools.domain import COMMAND_LINE, CallContext
 
@@ -45,6 +46,13 @@ def pytest_collection_modifyitems(config, items):
         for item in items:
             if "postgres_only" in item.keywords:
                 item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_token_cache():
+    """Each test starts with no token trusted from an earlier one."""
+    token_cache._entries.clear()
+    yield
 
 
 @pytest.fixture

@@ -1,5 +1,8 @@
 """Bearer tokens: cluster tokens act on their own cluster, operator tokens on all."""
 
+from pools import services
+from pools.choices import AdminAction
+from pools.domain import COMMAND_LINE, CallContext
 from pools.models import ApiToken, AuditEvent, Pool
 from tests.conftest import V1
 
@@ -59,3 +62,24 @@ def test_audit_names_the_token(v1):
     v1.create_pool(1)
     event = AuditEvent.objects.get(req_type=0)
     assert event.actor.startswith("cluster c1 token ipr_")
+
+
+def test_token_revoked_through_the_service_is_refused_at_once(v1):
+    assert v1.create_pool(2).json()["Code"] == 0  # now trusted from the cache
+    token = ApiToken.objects.get(cluster__cluster_id="c1")
+    services.token_revoke(ctx=CallContext(actor=COMMAND_LINE, admin_action=AdminAction.TOKEN_REVOKE), token=token)
+    assert v1.scale_pool(3).json()["Code"] == 2
+
+
+def test_token_revoked_by_another_process_is_trusted_until_the_cache_expires(v1, settings):
+    settings.IPRESMGR_TOKEN_CACHE_SECONDS = 600
+    assert v1.create_pool(2).json()["Code"] == 0
+    ApiToken.objects.update(revoked_at="2026-01-01T00:00:00Z")  # as another process would
+    assert v1.scale_pool(3).json()["Code"] == 0  # the documented revocation delay
+
+
+def test_with_the_token_cache_off_a_revocation_elsewhere_is_refused_at_once(v1, settings):
+    settings.IPRESMGR_TOKEN_CACHE_SECONDS = 0
+    assert v1.create_pool(2).json()["Code"] == 0
+    ApiToken.objects.update(revoked_at="2026-01-01T00:00:00Z")
+    assert v1.scale_pool(3).json()["Code"] == 2

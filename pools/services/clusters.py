@@ -7,6 +7,7 @@ import secrets
 from django.utils import timezone
 
 from pools.audit import audit_record
+from pools.auth import token_cache
 from pools.choices import Code
 from pools.domain import CLUSTER_ID_RULE, CallContext, is_cluster_id
 from pools.errors import ServiceError
@@ -51,9 +52,12 @@ def token_create(*, ctx: CallContext, cluster: Cluster | None, description: str 
 
 @service_transaction
 def token_revoke(*, ctx: CallContext, token: ApiToken) -> ApiToken:
+    """Revoke a token. This process forgets it at once; other processes' token caches within
+    IPRESMGR_TOKEN_CACHE_SECONDS (pools.auth)."""
     token = ApiToken.objects.select_for_update().get(pk=token.pk)
     if token.revoked_at is None:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])
         audit_record(ctx, msg=f"{token.scope} token {token.prefix}… revoked")
+    token_cache.forget(token.key_hash)
     return token
