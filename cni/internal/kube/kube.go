@@ -16,6 +16,8 @@ import (
 	"strings"
 	"time"
 
+	"ipresmgr.local/cni/internal/cnitypes"
+	"ipresmgr.local/cni/internal/httperr"
 	"ipresmgr.local/cni/internal/kubeconfig"
 	"ipresmgr.local/cni/internal/retry"
 )
@@ -195,6 +197,9 @@ func (c *Client) getOnce(ctx context.Context, path string, out interface{}) erro
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
+		if httperr.TLSConfig(err) {
+			return cnitypes.Errorf(cnitypes.ErrInvalidNetworkConfig, "Kubernetes API: %v (check the server URL and its CA)", err)
+		}
 		return &retry.Transient{Err: fmt.Errorf("Kubernetes API unreachable: %v", err)}
 	}
 	defer resp.Body.Close()

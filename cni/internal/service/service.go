@@ -17,6 +17,8 @@ import (
 	"strings"
 	"time"
 
+	"ipresmgr.local/cni/internal/cnitypes"
+	"ipresmgr.local/cni/internal/httperr"
 	"ipresmgr.local/cni/internal/retry"
 )
 
@@ -246,6 +248,9 @@ func (c *Client) once(ctx context.Context, op, reqID, method, path string, body,
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
+		if httperr.TLSConfig(err) {
+			return cnitypes.Errorf(cnitypes.ErrInvalidNetworkConfig, "IPResMgr %s: %v (check serviceURL and serviceCAFile)", op, err)
+		}
 		return &retry.Transient{Err: &Unavailable{Op: op, ReqID: reqID, Detail: err.Error()}}
 	}
 	defer resp.Body.Close()
