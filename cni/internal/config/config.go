@@ -195,7 +195,6 @@ func ParseIPAM(section json.RawMessage) (*IPAM, *cnitypes.Error) {
 	if cerr != nil {
 		return nil, cerr
 	}
-	merged := map[string]json.RawMessage{}
 	file := ""
 	if raw, ok := sectionKeys["configFile"]; ok {
 		if err := json.Unmarshal(raw, &file); err != nil || file == "" {
@@ -204,6 +203,7 @@ func ParseIPAM(section json.RawMessage) (*IPAM, *cnitypes.Error) {
 	} else if _, err := os.Stat(DefaultConfigFile); err == nil {
 		file = DefaultConfigFile
 	}
+	var fileKeys map[string]json.RawMessage
 	if file != "" {
 		if !filepath.IsAbs(file) {
 			return nil, invalid("ipam.configFile %q must be an absolute path", file)
@@ -212,18 +212,47 @@ func ParseIPAM(section json.RawMessage) (*IPAM, *cnitypes.Error) {
 		if err != nil {
 			return nil, invalid("ipam settings file: %v", err)
 		}
-		fileKeys, cerr := decodeObject(data, "ipam settings file "+file)
-		if cerr != nil {
+		if fileKeys, cerr = settingsKeys(data, file); cerr != nil {
 			return nil, cerr
 		}
-		for _, key := range []string{"type", "configFile"} {
-			if _, ok := fileKeys[key]; ok {
-				return nil, invalid("ipam settings file %s: %q belongs in the network configuration, not here", file, key)
-			}
+	}
+	ipam, cerr := merge(fileKeys, sectionKeys)
+	if cerr != nil {
+		return nil, cerr
+	}
+	ipam.ConfigFile = file
+	return ipam, nil
+}
+
+// ValidateSettings checks a settings file's text as the plugin will read it under an ipam
+// section naming nothing else (the installer runs it before writing the file).
+func ValidateSettings(data []byte, name string) *cnitypes.Error {
+	fileKeys, cerr := settingsKeys(data, name)
+	if cerr != nil {
+		return cerr
+	}
+	_, cerr = merge(fileKeys, nil)
+	return cerr
+}
+
+func settingsKeys(data []byte, name string) (map[string]json.RawMessage, *cnitypes.Error) {
+	fileKeys, cerr := decodeObject(data, "ipam settings file "+name)
+	if cerr != nil {
+		return nil, cerr
+	}
+	for _, key := range []string{"type", "configFile"} {
+		if _, ok := fileKeys[key]; ok {
+			return nil, invalid("ipam settings file %s: %q belongs in the network configuration, not here", name, key)
 		}
-		for key, value := range fileKeys {
-			merged[key] = value
-		}
+	}
+	return fileKeys, nil
+}
+
+// merge overlays the section's keys on the file's and validates.
+func merge(fileKeys, sectionKeys map[string]json.RawMessage) (*IPAM, *cnitypes.Error) {
+	merged := map[string]json.RawMessage{}
+	for key, value := range fileKeys {
+		merged[key] = value
 	}
 	for key, value := range sectionKeys {
 		merged[key] = value
@@ -235,12 +264,7 @@ func ParseIPAM(section json.RawMessage) (*IPAM, *cnitypes.Error) {
 	if err := decoder.Decode(&raw); err != nil {
 		return nil, invalid("ipam configuration: %v", err)
 	}
-	ipam, cerr := validate(raw)
-	if cerr != nil {
-		return nil, cerr
-	}
-	ipam.ConfigFile = file
-	return ipam, nil
+	return validate(raw)
 }
 
 func validate(raw rawIPAM) (*IPAM, *cnitypes.Error) {

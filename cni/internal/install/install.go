@@ -179,19 +179,8 @@ func (o Options) settings() ([]byte, error) {
 		return nil, err
 	}
 	out = append(out, '\n')
-	// Validate: the same parse the plugin does, from a temporary copy.
-	tmp, err := os.CreateTemp("", "ipresmgr-settings-*")
-	if err != nil {
-		return nil, err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(out); err != nil {
-		tmp.Close()
-		return nil, err
-	}
-	tmp.Close()
-	section, _ := json.Marshal(map[string]string{"type": config.PluginType, "configFile": tmp.Name()})
-	if _, cerr := config.ParseIPAM(section); cerr != nil {
+	// Validate as the plugin will read it (no temporary file: the image has no /tmp).
+	if cerr := config.ValidateSettings(out, o.Config); cerr != nil {
 		return nil, fmt.Errorf("settings %s: %v", o.Config, cerr)
 	}
 	return out, nil

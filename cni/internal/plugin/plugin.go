@@ -355,7 +355,8 @@ func (c *call) del(ctx context.Context) error {
 		return stateError(err)
 	}
 	if len(others) > 0 {
-		c.p.logf("pod %s still has container %s on this network: its address stays bound", podUID, others[0].ContainerID)
+		c.p.logf("pod %s still has container %s interface %s in network %s on this node: its address stays bound",
+			podUID, others[0].ContainerID, others[0].IfName, others[0].Network)
 		return c.removeState()
 	}
 	svc, err := c.service()

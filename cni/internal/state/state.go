@@ -99,32 +99,43 @@ func (s Store) Remove(network, containerID, ifName string) error {
 	return err
 }
 
-// OthersOfPod lists the entries of the network for the same pod UID but another container or
-// interface: the pod's sandbox was re-created and the newer one holds the same address.
+// OthersOfPod lists the entries, in any network, of the same pod UID but another container or
+// interface: the pod's sandbox was re-created, and the newer one holds the same address (IPResMgr
+// binds one address per pod, whatever the network or interface).
 func (s Store) OthersOfPod(network, podUID, containerID, ifName string) ([]Entry, error) {
 	if podUID == "" {
 		return nil, nil
 	}
-	names, err := os.ReadDir(filepath.Join(s.Dir, network))
+	networks, err := os.ReadDir(s.Dir)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	own := containerID + "." + ifName + suffix
+	own := filepath.Join(network, containerID+"."+ifName+suffix)
 	var out []Entry
-	for _, name := range names {
-		if name.IsDir() || !strings.HasSuffix(name.Name(), suffix) || strings.HasPrefix(name.Name(), ".") || name.Name() == own {
+	for _, dir := range networks {
+		if !dir.IsDir() {
 			continue
 		}
-		data, err := os.ReadFile(filepath.Join(s.Dir, network, name.Name()))
+		names, err := os.ReadDir(filepath.Join(s.Dir, dir.Name()))
 		if err != nil {
 			continue // removed meanwhile
 		}
-		var entry Entry
-		if json.Unmarshal(data, &entry) == nil && entry.PodUID == podUID {
-			out = append(out, entry)
+		for _, name := range names {
+			if name.IsDir() || !strings.HasSuffix(name.Name(), suffix) || strings.HasPrefix(name.Name(), ".") ||
+				filepath.Join(dir.Name(), name.Name()) == own {
+				continue
+			}
+			data, err := os.ReadFile(filepath.Join(s.Dir, dir.Name(), name.Name()))
+			if err != nil {
+				continue // removed meanwhile
+			}
+			var entry Entry
+			if json.Unmarshal(data, &entry) == nil && entry.PodUID == podUID {
+				out = append(out, entry)
+			}
 		}
 	}
 	return out, nil
