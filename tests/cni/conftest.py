@@ -66,7 +66,8 @@ class World:
         return self.workdir / "state"
 
     def mac_entry(self) -> dict:
-        """ipresmgr-ipam chained after the main plugin: sets the MAC and corrects the result."""
+        """ipresmgr-ipam chained after the main plugin: corrects the result's MAC (the IPAM's
+        setMAC has set it before the main plugin configured the address and announced it)."""
         return {"type": "ipresmgr-ipam", "stateDir": str(self.state_dir)}
 
     def bridge_net(self, **ipam_overrides) -> harness.ConfList:
@@ -76,7 +77,7 @@ class World:
             "bridge": self.bridge,
             "isGateway": False,
             "ipMasq": False,
-            "ipam": self.ipam(kubeconfig=str(self.kubeconfig), **ipam_overrides),
+            "ipam": self.ipam(kubeconfig=str(self.kubeconfig), setMAC=True, **ipam_overrides),
         }
         conflist = {"cniVersion": "1.0.0", "name": "iprcni-v4", "plugins": [bridge, self.mac_entry()]}
         return harness.ConfList(self.cni, conflist)
@@ -88,13 +89,13 @@ class World:
             "type": "macvlan",
             "master": self.master,
             "mode": "bridge",
-            "ipam": self.ipam(kubernetes=kubernetes, **ipam_overrides),
+            "ipam": self.ipam(kubernetes=kubernetes, setMAC=True, **ipam_overrides),
         }
         conflist = {"cniVersion": "0.4.0", "name": "iprcni-v6", "plugins": [macvlan, self.mac_entry()]}
         return harness.ConfList(self.cni, conflist)
 
     def bridge_conf(self) -> dict:
-        """A single-plugin configuration (no list): IPAM sets the MAC itself (setMAC)."""
+        """A single-plugin configuration (no list): only the IPAM's setMAC."""
         return {
             "cniVersion": "0.3.1",
             "name": "iprcni-single",

@@ -1,9 +1,9 @@
 """ipresmgr-ipam end to end, as a container runtime drives it (see conftest.py and harness.py):
 the main plugin (bridge or macvlan) creates the pod's interface in the pod's namespace and runs
 ipresmgr-ipam as its IPAM, which resolves the pod's workload from the Kubernetes API and requires
-the address from IPResMgr; the main plugin puts the address and routes on the interface; then
-ipresmgr-ipam, chained after it, sets IPResMgr's MAC. Then CHECK, DEL with IPResMgr down, DEL,
-DEL again."""
+the address from IPResMgr; sets IPResMgr's MAC on the interface (setMAC); the main plugin puts the
+address and routes on it; ipresmgr-ipam chained after the main plugin corrects the MAC in the
+result. Then CHECK, DEL with IPResMgr down, DEL, DEL again."""
 
 from __future__ import annotations
 
@@ -168,9 +168,9 @@ def test_macvlan_ipv6_statefulset(world):
 
 
 def test_single_plugin_config_sets_mac_in_ipam(world):
-    """Without a list (one plugin, cniVersion 0.3.1), `setMAC` makes the IPAM plugin set the MAC
-    itself; its own CHECK verifies it. (The bridge plugin's CHECK would not pass: its result
-    keeps the MAC the veth had before IPAM ran; README, "MAC".)"""
+    """Without a list (one plugin, cniVersion 0.3.1) there is no chained entry: `setMAC` alone puts
+    the MAC on the interface and the IPAM's own CHECK verifies it. (The bridge plugin's result keeps
+    the MAC the veth had before IPAM ran, so its own CHECK would not pass; README, "MAC".)"""
     dep = k8s_objects.deployment("shop", "api", 1, "iprcni-region/iprcni-v4")
     rs = k8s_objects.replicaset(dep, "6b8c9d7f5e")
     world.kube.add(dep, rs)
