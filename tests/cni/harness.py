@@ -190,7 +190,8 @@ class Service:
             raise AssertionError(f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
         return result
 
-    def start(self) -> None:
+    def start(self, database_url: str | None = None) -> None:
+        """Serve; database_url replaces the real database (a dead one answers Code 50)."""
         assert self.process is None or not self.process.alive()
         if os.path.exists(self.socket_path):
             os.unlink(self.socket_path)
@@ -205,7 +206,7 @@ class Service:
             "--timeout=60",
             "--graceful-timeout=5",
         )
-        self.process = Process(argv, self.workdir / "gunicorn.log", self.env(self.socket_url))
+        self.process = Process(argv, self.workdir / "gunicorn.log", self.env(database_url or self.socket_url))
         wait_for("IPResMgr answering", self._answers, timeout=90)
 
     def _answers(self) -> bool:

@@ -224,6 +224,30 @@ def test_refusals(world):
     assert net.delete(gone).ok() is None
 
 
+def test_database_outage_is_try_again_later(world):
+    """IPResMgr up but its database unreachable: it answers Code 50, the plugin retries until its
+    timeout and then answers code 11 with IPResMgr's Code and Msg."""
+    dep = k8s_objects.deployment("shop", "outage", 1, "iprcni-region/iprcni-v4")
+    rs = k8s_objects.replicaset(dep, "4c5d6e7f8a")
+    world.kube.add(dep, rs)
+    world.service.create_pool("shop", DEPLOYMENT, "outage", 1, harness.SUBNET_V4)
+    pod, _ = world.new_pod("shop", "outage-4c5d6e7f8a-z9x8c", rs)
+    net = world.bridge_net(timeoutSeconds=3, requestTimeoutSeconds=2)
+
+    world.service.stop()
+    # A socket directory where no PostgreSQL listens: every call fails to connect, at once.
+    world.service.start(database_url=f"postgres://postgres@{str(world.workdir).replace('/', '%2F')}/{harness.DB_NAME}")
+    try:
+        error = net.add(pod).error()
+    finally:
+        world.service.stop()
+        world.service.start()
+    assert error["code"] == 11, error
+    assert "IPResMgr Code 50" in error["details"] and "attempts" in error["details"], error
+    assert net.delete(pod).ok() is None  # the runtime's cleanup after the failed ADD
+    assert held_by(world, pod) == []
+
+
 def test_version(world):
     pod, _ = world.new_pod("shop", "version-probe")
     answer = world.cni.call("VERSION", {"cniVersion": "1.0.0"}, pod, plugin="ipresmgr-ipam").ok()
