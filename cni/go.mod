@@ -1,0 +1,3 @@
+module ipresmgr.local/cni
+
+go 1.19
