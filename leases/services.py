@@ -221,8 +221,9 @@ def _release_in_one_statement(*, ctx, workload, pod_id, ip) -> list[str] | None:
     now = timezone.now()
     t = _tables()
     grace = settings.IPRESMGR_RELEASE_GRACE_SECONDS
-    # A released pool keeps a freed address only within its grace (Pool.keeps_freed_address).
-    grace_cutoff = now - timedelta(seconds=grace) if grace > 0 else now
+    # A released pool keeps a freed address only within its grace (Pool.keeps_freed_address); with
+    # no grace, never (not "released after now": a concurrent release may well be stamped later).
+    grace_cutoff = now - timedelta(seconds=grace)
     which = "a.ip = %s" if ip else "l.pod_id = %s"
     event = audit_values(ctx, workload=workload, pod_id=pod_id, at=now)
     idle_audit, idle_params = audit_insert_sql(
@@ -235,7 +236,7 @@ def _release_in_one_statement(*, ctx, workload, pod_id, ip) -> list[str] | None:
     WITH found AS (
         SELECT l.address_id, l.pod_id, s.subnet_id,
                (p.state = %s AND p.reserved_count <= p.target)
-               OR (p.state = %s AND p.released_at > %s) AS keeps
+               OR (p.state = %s AND %s AND p.released_at > %s) AS keeps
         FROM {t["pool"]} p JOIN {t["lease"]} l ON l.pool_id = p.id
         JOIN {t["address"]} a ON a.id = l.address_id JOIN {t["subnet"]} s ON s.id = p.subnet_id
         WHERE {_WORKLOAD_POOL} AND {which}
@@ -258,6 +259,7 @@ def _release_in_one_statement(*, ctx, workload, pod_id, ip) -> list[str] | None:
     params = [
         PoolState.ACTIVE,
         PoolState.RELEASED,
+        grace > 0,
         connection.ops.adapt_datetimefield_value(grace_cutoff),
         *_workload_params(workload)[:4],
         ip or pod_id,

@@ -9,6 +9,7 @@ from django.db import connections
 from django.db.models import Count
 
 from leases.models import Lease
+from pools.consistency import find_violations
 from pools.models import Address, Pool
 from tests.conftest import V1
 
@@ -104,3 +105,68 @@ def test_requires_on_different_pools_do_not_interfere(cluster_token, subnet):
     answers = in_parallel(calls)
     assert {a["Code"] for a in answers} == {0}
     assert len({a["IP"] for a in answers}) == 100
+
+
+def test_binds_racing_a_scale_down_leave_no_idle_address_beyond_the_target(cluster_token, subnet):
+    """Binders take idle addresses without the pool's lock while a scale-down returns idle ones
+    under it: whatever the interleaving, a pool above its target holds only bound addresses."""
+    V1(cluster_token).create_pool(60)
+    calls = [lambda n=n: V1(cluster_token).require(f"pod-{n}").json() for n in range(40)]
+    calls.insert(20, lambda: V1(cluster_token).scale_pool(10).json())
+    answers = in_parallel(calls)
+    # Pods after the scale-down find a full pool and no surge left (10 + 3): Code 30, rightly.
+    assert {a["Code"] for a in answers} <= {0, 30}
+    pool = Pool.objects.get()
+    bound = Lease.objects.count()
+    assert pool.target == 10 and bound == sum(a["Code"] == 0 for a in answers) - 1  # less the scale
+    assert pool.reserved_count == Address.objects.count()
+    assert Address.objects.filter(idle_since__isnull=False).count() == max(0, pool.target - bound)
+    assert find_violations() == []
+
+
+def test_churn_racing_size_changes_keeps_every_count_exact(cluster_token, subnet):
+    """Requires, releases, scales up and down and a surge all at once on one pool."""
+    V1(cluster_token).create_pool(20)
+    pods = [f"pod-{n}" for n in range(36)]
+    targets = [30, 5, 25, 0, 15]
+
+    def churn(seed):
+        client, local = V1(cluster_token), random.Random(seed)
+        codes = []
+        for _ in range(10):
+            pod = local.choice(pods)
+            call = client.require if local.random() < 0.6 else client.release
+            codes.append(call(pod).json()["Code"])
+        return codes
+
+    def resize(target):
+        return [V1(cluster_token).scale_pool(target).json()["Code"]]
+
+    calls = [lambda seed=seed: churn(seed) for seed in range(40)]
+    for k, target in enumerate(targets):
+        calls.insert(8 * k + 4, lambda target=target: resize(target))
+    results = in_parallel(calls)
+    assert {code for codes in results for code in codes} <= {0, 30}
+    assert find_violations() == []
+    pool = Pool.objects.get()
+    assert pool.reserved_count == Address.objects.count()
+    # Once every pod lets go, the pool holds exactly its target, all idle.
+    in_parallel([lambda pod=pod: V1(cluster_token).release(pod).json() for pod in pods])
+    pool.refresh_from_db()
+    assert pool.reserved_count == Address.objects.count() == pool.target
+    assert not Lease.objects.exists() and find_violations() == []
+
+
+def test_releases_racing_a_pool_release_leave_no_idle_address_behind(cluster_token, subnet):
+    """Pods let go while their workload's pool is released: with no grace, nothing stays idle."""
+    client = V1(cluster_token)
+    client.create_pool(30)
+    for n in range(30):
+        assert client.require(f"pod-{n}").json()["Code"] == 0
+    calls = [lambda n=n: V1(cluster_token).release(f"pod-{n}").json() for n in range(30)]
+    calls.insert(15, lambda: V1(cluster_token).release_pool().json())
+    assert {a["Code"] for a in in_parallel(calls)} == {0}
+    left = list(Address.objects.values_list("ip", "idle_since", "lease__pod_id"))
+    assert not left and not Lease.objects.exists(), left
+    assert Pool.objects.get().reserved_count == 0
+    assert find_violations() == []
