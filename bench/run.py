@@ -28,16 +28,16 @@ import subprocess
 import sys
 import tempfile
 import time
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.checks import Holding, overlapping_holdings, percentile  # noqa: E402
+from bench import ceiling, scenarios  # noqa: E402
+from bench.checks import Holding, overlapping_holdings  # noqa: E402
+from bench.loadgen import HOST, Phase, call, drive  # noqa: E402
 
-HOST = "127.0.0.1"
 REGION = "bench-region"
 HOT_SUBNET = ("bench-hot", "10.8.0.0/16", "10.8.0.1")
 FILL_SUBNETS = [("bench-fill-0", "10.100.0.0/16", "10.100.0.1"), ("bench-fill-1", "10.101.0.0/16", "10.101.0.1")]
@@ -177,82 +177,6 @@ def children(pid: int) -> list[int]:
 
 async def _warm(port: int, n: int) -> None:
     await asyncio.gather(*[call(port, "/v1/ip/require", {}, token=None) for _ in range(n)])
-
-
-# The load generator --------------------------------------------------------------------------------
-
-
-async def call(port: int, path: str, body: dict, *, token: str | None) -> tuple[int, dict]:
-    """POST a JSON body on a fresh connection; (HTTP status, decoded JSON body)."""
-    payload = json.dumps(body).encode()
-    auth = f"Authorization: Bearer {token}\r\n" if token else ""
-    head = (
-        f"POST {path} HTTP/1.1\r\nHost: {HOST}:{port}\r\n{auth}Content-Type: application/json\r\n"
-        f"Content-Length: {len(payload)}\r\nConnection: close\r\n\r\n"
-    ).encode()
-    reader, writer = await asyncio.open_connection(HOST, port)
-    try:
-        writer.write(head + payload)
-        raw = await reader.read(-1)
-    finally:
-        writer.close()
-    header, _, content = raw.partition(b"\r\n\r\n")
-    status = int(header.split(b" ", 2)[1])
-    return status, json.loads(content)
-
-
-@dataclass
-class Phase:
-    """One kind of call, as the clients saw it."""
-
-    calls: int = 0
-    seconds: float = 0.0
-    latencies: list[float] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-
-    @property
-    def per_second(self) -> float:
-        return self.calls / self.seconds if self.seconds else 0.0
-
-    def summary(self) -> dict:
-        lat = sorted(self.latencies)
-        return {
-            "calls": self.calls,
-            "per_second": round(self.per_second, 1),
-            "p50_ms": round(percentile(lat, 0.50) * 1000, 2),
-            "p95_ms": round(percentile(lat, 0.95) * 1000, 2),
-            "p99_ms": round(percentile(lat, 0.99) * 1000, 2),
-            "errors": len(self.errors),
-            "first_errors": self.errors[:3],
-        }
-
-
-async def drive(jobs: list, concurrency: int, deadline: float, phase: Phase, one) -> list:
-    """Run `one(job)` for every job with `concurrency` clients; returns what the calls returned."""
-    queue = iter(jobs)
-    results = []
-
-    async def client():
-        for job in queue:
-            if time.perf_counter() > deadline:
-                phase.errors.append("deadline: not all calls were made")
-                return
-            started = time.perf_counter()
-            try:
-                ok, result = await one(job)
-            except (OSError, ValueError, asyncio.IncompleteReadError) as exc:
-                ok, result = False, f"{type(exc).__name__}: {exc}"
-            phase.latencies.append(time.perf_counter() - started)
-            phase.calls += 1
-            if ok:
-                results.append(result)
-            else:
-                phase.errors.append(str(result)[:300])
-
-    started = time.perf_counter()
-    await asyncio.gather(*[client() for _ in range(concurrency)])
-    phase.seconds += time.perf_counter() - started
-    return results
 
 
 def workload(name: str) -> dict:
@@ -412,43 +336,95 @@ def postgres_run(args, env: dict) -> dict:
     recreate_database(args.database_url)
     report: dict = {"machine": machine_facts(args.database_url), "levels": [], "pool_ops": {}}
     try:
+        if "ceiling" in args.scenarios:
+            report["ceiling"] = database_ceiling(args)
         token = setup_database(env)
         report["queries"] = count_queries(env)
-        with gunicorn(
-            env,
-            args.port,
-            workers=args.workers,
-            threads=args.threads,
-            worker_class=args.worker_class,
-            profile=args.profile,
-        ):
-            report["pool_ops"]["empty"] = asyncio.run(pool_operations(args.port, token, "empty"))
-            fill_state = {"reserved": 0, "pools": 0}
-            for fill in args.fills:
-                fill_seconds = asyncio.run(fill_to(args.port, token, fill_state, fill))
-                print(f"-- fill {fill_state['reserved']} reserved ({fill_seconds:.1f} s to load)", flush=True)
-                for concurrency in args.concurrency:
-                    level = asyncio.run(
-                        run_level(
-                            args.port,
-                            token,
-                            f"hot-f{fill}-c{concurrency}",
-                            concurrency=concurrency,
-                            ops=args.ops,
-                            rounds=args.rounds,
-                            pools=args.pools,
-                            max_seconds=args.max_seconds,
-                        )
-                    )
-                    level["fill"] = fill_state["reserved"]
-                    level["fill_seconds"] = round(fill_seconds, 2)
-                    report["levels"].append(level)
-                    print(format_level(level), flush=True)
-            report["pool_ops"]["filled"] = asyncio.run(pool_operations(args.port, token, "filled"))
+        if "levels" in args.scenarios:
+            run_levels(args, env, token, report)
+        if {"burst", "churn"} & set(args.scenarios):
+            run_one_pool_scenarios(args, env, token, report)
     finally:
         if not args.keep_db:
             recreate_database(args.database_url, drop_only=True)
     return report
+
+
+def database_ceiling(args) -> dict:
+    if not ceiling.pgbench_available():
+        print("-- database ceiling: pgbench not found, skipped", flush=True)
+        return {}
+    result = ceiling.measure(args.database_url, clients=args.ceiling_clients, seconds=args.ceiling_seconds)
+    print(f"-- database ceiling (pgbench): {json.dumps(result)}", flush=True)
+    return result
+
+
+def run_levels(args, env: dict, token: str, report: dict) -> None:
+    with gunicorn(
+        env,
+        args.port,
+        workers=args.workers,
+        threads=args.threads,
+        worker_class=args.worker_class,
+        profile=args.profile,
+    ):
+        report["pool_ops"]["empty"] = asyncio.run(pool_operations(args.port, token, "empty"))
+        fill_state = {"reserved": 0, "pools": 0}
+        for fill in args.fills:
+            fill_seconds = asyncio.run(fill_to(args.port, token, fill_state, fill))
+            print(f"-- fill {fill_state['reserved']} reserved ({fill_seconds:.1f} s to load)", flush=True)
+            for concurrency in args.concurrency:
+                level = asyncio.run(
+                    run_level(
+                        args.port,
+                        token,
+                        f"hot-f{fill}-c{concurrency}",
+                        concurrency=concurrency,
+                        ops=args.ops,
+                        rounds=args.rounds,
+                        pools=args.pools,
+                        max_seconds=args.max_seconds,
+                    )
+                )
+                level["fill"] = fill_state["reserved"]
+                level["fill_seconds"] = round(fill_seconds, 2)
+                report["levels"].append(level)
+                print(format_level(level), flush=True)
+        report["pool_ops"]["filled"] = asyncio.run(pool_operations(args.port, token, "filled"))
+
+
+def run_one_pool_scenarios(args, env: dict, token: str, report: dict) -> None:
+    """The burst and the churn, against `--instances` app instances on the one database."""
+    ports = [args.port + 2 + k for k in range(args.instances)]
+    hot = {"NetRegionalID": REGION, "SubnetID": HOT_SUBNET[0], "SubnetGatewayAddr": HOT_SUBNET[2]}
+    with ExitStack() as servers:
+        for port in ports:
+            servers.enter_context(
+                gunicorn(env, port, workers=args.instance_workers, threads=args.threads, worker_class=args.worker_class)
+            )
+        if "burst" in args.scenarios:
+            result = asyncio.run(
+                scenarios.burst(
+                    ports, token, name="burst", pods=args.burst_pods, in_flight=args.burst_in_flight, subnet=hot
+                )
+            )
+            report["burst"] = result
+            print(f"-- burst: {json.dumps(result)}", flush=True)
+        if "churn" in args.scenarios:
+            result = asyncio.run(
+                scenarios.churn(
+                    ports,
+                    token,
+                    name="churn",
+                    pool_size=args.churn_pool,
+                    clients=args.churn_clients,
+                    seconds=args.churn_seconds,
+                    window=args.churn_window,
+                    subnet=hot,
+                )
+            )
+            report["churn"] = result
+            print(f"-- churn: {json.dumps(result)}", flush=True)
 
 
 async def pool_operations(port: int, token: str, tag: str) -> dict:
@@ -551,9 +527,28 @@ def main() -> int:
     parser.add_argument("--json", type=Path, help="also write the whole report here")
     parser.add_argument("--profile", type=Path, help="record the server with py-spy into this file (collapsed stacks)")
     parser.add_argument("--smoke", action="store_true", help="a small run: checks that it works, not how fast")
+    parser.add_argument(
+        "--scenarios",
+        type=lambda s: s.split(","),
+        default=["ceiling", "levels", "burst", "churn"],
+        help="which parts to run (comma-separated): ceiling, levels, burst, churn",
+    )
+    parser.add_argument("--ceiling-clients", type=int, default=32)
+    parser.add_argument("--ceiling-seconds", type=int, default=20)
+    parser.add_argument("--instances", type=int, default=2, help="app instances for the burst and the churn")
+    parser.add_argument("--instance-workers", type=int, default=1, help="gunicorn workers of each of those")
+    parser.add_argument("--burst-pods", type=int, default=1000)
+    parser.add_argument("--burst-in-flight", type=int, default=200)
+    parser.add_argument("--churn-seconds", type=float, default=300)
+    parser.add_argument("--churn-window", type=float, default=30)
+    parser.add_argument("--churn-clients", type=int, default=32)
+    parser.add_argument("--churn-pool", type=int, default=200)
     args = parser.parse_args()
     if args.smoke:
         args.ops, args.rounds, args.concurrency, args.fills, args.sqlite_ops = 200, 1, [1, 8], [1000], 100
+        args.ceiling_clients, args.ceiling_seconds = 8, 3
+        args.burst_pods, args.burst_in_flight = 200, 50
+        args.churn_seconds, args.churn_window, args.churn_clients, args.churn_pool = 12, 4, 8, 40
     env = {k: v for k, v in os.environ.items() if not k.startswith("GUNICORN_")}
     env.setdefault("LOG_LEVEL", "ERROR")  # the refused warm-up calls would log a line each
     started = time.perf_counter()
@@ -569,23 +564,58 @@ def main() -> int:
     print(f"SQL statements per call: {json.dumps({k: v for k, v in report['queries'].items() if k != 'sql'})}")
     print(f"pool operations: {json.dumps(report['pool_ops'])}")
     print()
-    print(markdown(report))
+    if report.get("ceiling"):
+        print(f"database ceiling (pgbench, {report['ceiling']['clients']} clients): {json.dumps(report['ceiling'])}")
+    if report["levels"]:
+        print(markdown(report))
     if report.get("sqlite"):
         print()
         print("SQLite, one gunicorn process:")
         print(markdown({"levels": report["sqlite"]}))
+    for name in ("burst", "churn"):
+        if report.get(name):
+            print(f"\n{name}: {json.dumps(with_ceiling_share(report, report[name]))}")
     print(f"\ntook {report['seconds']} s")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=2))
-    bad = [lv for lv in report["levels"] + report.get("sqlite", []) if lv["duplicates"]]
-    errors = [
-        lv for lv in report["levels"] + report.get("sqlite", []) if lv["require"]["errors"] + lv["release"]["errors"]
-    ]
-    if bad or errors:
-        print(f"FAILED: {len(bad)} levels with duplicates, {len(errors)} with errors")
+    problems = scenario_problems(report)
+    if problems:
+        print("FAILED: " + "; ".join(problems))
         return 1
     return 0
+
+
+def with_ceiling_share(report: dict, result: dict) -> dict:
+    """The scenario's throughput also as a percentage of the database's ceiling."""
+    top = (report.get("ceiling") or {}).get("allocations_per_s")
+    if not top:
+        return result
+    shares = {}
+    if "require" in result:
+        shares["require_pct_of_ceiling"] = round(100 * result["require"]["pods_per_s"] / top, 1)
+    if "first_window_per_s" in result:
+        with_releases = report["ceiling"]["allocations_per_s_with_releases"]
+        shares["pairs_pct_of_ceiling_with_releases"] = round(100 * result["first_window_per_s"] / with_releases, 1)
+    return {**result, **shares}
+
+
+def scenario_problems(report: dict) -> list[str]:
+    levels = report["levels"] + report.get("sqlite", [])
+    problems = []
+    if any(lv["duplicates"] for lv in levels):
+        problems.append("levels with duplicates")
+    if any(lv["require"]["errors"] + lv["release"]["errors"] for lv in levels):
+        problems.append("levels with errors")
+    burst = report.get("burst")
+    if burst and (burst["duplicates"] or burst["require"]["errors"] or burst["release"]["errors"]):
+        problems.append("burst: duplicates or errors")
+    if burst and burst["distinct_ips"] != burst["require"]["pods"]:
+        problems.append("burst: not every pod got its own address")
+    churn = report.get("churn")
+    if churn and (churn["duplicates"] or churn["errors"]):
+        problems.append("churn: duplicates or errors")
+    return problems
 
 
 if __name__ == "__main__":

@@ -85,6 +85,9 @@ if DATABASE_URL:
     _db = dj_database_url.parse(DATABASE_URL, conn_max_age=600, conn_health_checks=False)
     _db.setdefault("OPTIONS", {})
     _db["OPTIONS"].setdefault("connect_timeout", DB_CONNECT_TIMEOUT_S)
+    # Parameters travel apart from the SQL, and a statement run a few times is prepared once per
+    # connection: the hot paths' statements are parsed and planned once, not on every call.
+    _db["OPTIONS"].setdefault("server_side_binding", env_bool("IPRESMGR_DB_SERVER_SIDE_BINDING", True))
     # Bounded waits: no request hangs on a lock queue or a dead server.
     _db["OPTIONS"].setdefault(
         "options",

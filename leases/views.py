@@ -2,6 +2,7 @@
 
 from leases import filters, openapi, selectors, services
 from leases.serializers import AddressOut, ReleaseIPRequest, RequireIPRequest
+from pools.api.fields import workload_of
 from pools.api.views import ContractView, ReadView
 from pools.choices import ReqType
 
@@ -14,10 +15,9 @@ class RequireIPView(ContractView):
     req_type = ReqType.REQUIRE_IP
     answer_fields = NO_ADDRESS
 
-    def perform(self, ctx, serializer):
-        data = serializer.validated_data
+    def perform(self, ctx, data):
         required = services.ip_require(
-            ctx=ctx, workload=serializer.workload(), pod_id=data["K8SPodID"], resource_id=data["K8SApiResourceID"]
+            ctx=ctx, workload=workload_of(data), pod_id=data["K8SPodID"], resource_id=data["K8SApiResourceID"]
         )
         return required.msg, {
             "IP": required.ip,
@@ -33,9 +33,8 @@ class ReleaseIPView(ContractView):
     request_serializer = ReleaseIPRequest
     req_type = ReqType.RELEASE_IP
 
-    def perform(self, ctx, serializer):
-        data = serializer.validated_data
-        released = services.ip_release(ctx=ctx, workload=serializer.workload(), pod_id=data["K8SPodID"], ip=data["IP"])
+    def perform(self, ctx, data):
+        released = services.ip_release(ctx=ctx, workload=workload_of(data), pod_id=data["K8SPodID"], ip=data["IP"])
         return (f"released {', '.join(released)}" if released else "nothing bound to this pod; nothing to do"), {}
 
 

@@ -6,6 +6,8 @@ some columns (the IP, the Msg) come from the statement's own results."""
 
 from __future__ import annotations
 
+import functools
+
 from django.db import connection
 from django.utils import timezone
 
@@ -57,15 +59,20 @@ def audit_insert_sql(values: dict, *, from_sql: dict[str, str], source: str) -> 
 
     `values` come from audit_values(); the fields named in `from_sql` take that SQL expression
     instead (e.g. {"ip": "answer.ip"}), evaluated once per row of `source`."""
-    columns, selected, params = [], [], []
-    for name, value in values.items():
-        field = AuditEvent._meta.get_field(name)
-        columns.append(connection.ops.quote_name(field.column))
-        if name in from_sql:
-            selected.append(from_sql[name])
-        else:
-            selected.append("%s")
-            params.append(field.get_db_prep_save(value, connection))
-    table = connection.ops.quote_name(AuditEvent._meta.db_table)
-    sql = f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(selected)} FROM {source}"
+    names = tuple(values)
+    sql = _insert_sql(names, tuple(sorted(from_sql.items())), source)
+    params = [
+        AuditEvent._meta.get_field(name).get_db_prep_save(values[name], connection)
+        for name in names
+        if name not in from_sql
+    ]
     return sql, params
+
+
+@functools.cache
+def _insert_sql(names: tuple[str, ...], from_sql: tuple[tuple[str, str], ...], source: str) -> str:
+    expressions = dict(from_sql)
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(AuditEvent._meta.get_field(name).column) for name in names)
+    selected = ", ".join(expressions.get(name, "%s") for name in names)
+    return f"INSERT INTO {quote(AuditEvent._meta.db_table)} ({columns}) SELECT {selected} FROM {source}"

@@ -12,7 +12,7 @@ class CrashingView(ContractView):
     request_serializer = RequireIPRequest
     req_type = ReqType.REQUIRE_IP
 
-    def perform(self, ctx, serializer):
+    def perform(self, ctx, data):
         raise RuntimeError("boom")
 
 

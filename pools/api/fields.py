@@ -133,14 +133,15 @@ class ContractRequest(serializers.Serializer):
     K8SNamespace = namespace_field()
     K8SApiResourceName = workload_name_field()
 
-    def workload(self) -> Workload:
-        data = self.validated_data
-        return Workload(
-            cluster_id=data["K8SClusterID"],
-            namespace=data["K8SNamespace"],
-            kind=data["K8SApiResourceKind"],
-            name=data["K8SApiResourceName"],
-        )
+
+def workload_of(data: dict) -> Workload:
+    """The workload a validated contract request names."""
+    return Workload(
+        cluster_id=data["K8SClusterID"],
+        namespace=data["K8SNamespace"],
+        kind=data["K8SApiResourceKind"],
+        name=data["K8SApiResourceName"],
+    )
 
 
 class Envelope(serializers.Serializer):

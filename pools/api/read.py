@@ -53,15 +53,14 @@ class SubnetsView(ReadView):
         return selectors.subnets_with_usage().order_by("net_regional_id", "subnet_id", "id")
 
     def post(self, request, *args, **kwargs):
-        return self.serve_call(SubnetCreateRequest(data=request.payload), self.register, self.authorize)
+        return self.serve_call(SubnetCreateRequest, self.register, self.authorize)
 
     @staticmethod
     def authorize(actor: Actor, data: dict) -> None:
         if not actor.is_operator:
             raise ServiceError(Code.FORBIDDEN, "only an operator token may register subnets")
 
-    def register(self, ctx, serializer):
-        data = serializer.validated_data
+    def register(self, ctx, data):
         subnet, created = services.subnet_create(
             ctx=ctx,
             net_regional_id=data["NetRegionalID"],

@@ -1,18 +1,19 @@
 """The base views of /v1: one for every endpoint (parse, authenticate, answer the envelope, audit a
 refused write), one for the contract's POST calls, one for the read lists.
 
-A contract endpoint declares its request serializer, its ReqType and `perform(ctx, serializer)`,
-which calls one service and returns (Msg, the answer's own fields)."""
+A contract endpoint declares its request serializer, its ReqType and `perform(ctx, data)`, which
+calls one service with the validated body and returns (Msg, the answer's own fields)."""
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 
 from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError, transaction
 from django_filters.rest_framework import DjangoFilterBackend
-from rest_framework import generics
+from rest_framework import generics, serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import BasePagination
 from rest_framework.utils.urls import remove_query_param, replace_query_param
@@ -44,6 +45,13 @@ def parse_json_object(request) -> dict:
     if not isinstance(payload, dict):
         raise ServiceError(Code.INVALID_REQUEST, "body must be a JSON object")
     return payload
+
+
+@functools.cache
+def validator_for(request_serializer: type[serializers.Serializer]) -> serializers.Serializer:
+    """One instance per request shape, shared by every request and thread: `run_validation` keeps
+    no state, and building a serializer (it deep-copies its fields) costs more than validating."""
+    return request_serializer()
 
 
 def _audit_text(value, limit: int) -> str:
@@ -83,17 +91,19 @@ class V1View(APIView):
         req_id = getattr(self.request, "req_id", None) or new_req_id()
         return answer(req_id, code, msg, status=status, req_type=self.req_type, fields=fields)
 
-    def serve_call(self, serializer: ContractRequest, perform, authorize) -> object:
+    def serve_call(self, request_serializer: type[serializers.Serializer], perform, authorize):
         """The steps of a write: validate the body, let `authorize(actor, data)` refuse, run
-        `perform(ctx, serializer)` (one service call) and answer Code 0 with its Msg and fields."""
-        if not serializer.is_valid():
-            raise ServiceError(Code.INVALID_REQUEST, error_text(serializer.errors))
+        `perform(ctx, data)` (one service call) and answer Code 0 with its Msg and fields."""
+        try:
+            data = validator_for(request_serializer).run_validation(self.request.payload)
+        except serializers.ValidationError as exc:
+            raise ServiceError(Code.INVALID_REQUEST, error_text(exc.detail)) from None
         actor: Actor = self.request.user
-        authorize(actor, serializer.validated_data)
+        authorize(actor, data)
         ctx = CallContext(
             actor=actor, req_id=self.request.req_id, req_type=self.req_type, admin_action=self.admin_action
         )
-        msg, fields = perform(ctx, serializer)
+        msg, fields = perform(ctx, data)
         return self.answer(Code.SUCCESS, msg, {**self.answer_fields, **fields})
 
     def handle_exception(self, exc):
@@ -153,7 +163,7 @@ class ContractView(V1View):
     request_serializer: type[ContractRequest]
 
     def post(self, request, *args, **kwargs):
-        return self.serve_call(self.request_serializer(data=request.payload), self.perform, self.authorize)
+        return self.serve_call(self.request_serializer, self.perform, self.authorize)
 
     @staticmethod
     def authorize(actor: Actor, data: dict) -> None:
@@ -161,7 +171,8 @@ class ContractView(V1View):
         if not actor.may_act_on(cluster_id):
             raise ServiceError(Code.FORBIDDEN, f"K8SClusterID: this token may not act on cluster {cluster_id!r}")
 
-    def perform(self, ctx: CallContext, serializer: ContractRequest) -> tuple[str, dict]:
+    def perform(self, ctx: CallContext, data: dict) -> tuple[str, dict]:
+        """Call one service with the validated `data`; return (Msg, the answer's own fields)."""
         raise NotImplementedError
 
 

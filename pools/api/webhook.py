@@ -2,6 +2,7 @@
 
 from pools import services
 from pools.api import openapi
+from pools.api.fields import workload_of
 from pools.api.serializers import CreateIPPoolRequest, ReleaseIPPoolRequest, ScaleIPPoolRequest
 from pools.api.views import ContractView
 from pools.choices import ReqType
@@ -12,11 +13,10 @@ class CreateIPPoolView(ContractView):
     request_serializer = CreateIPPoolRequest
     req_type = ReqType.CREATE_IP_POOL
 
-    def perform(self, ctx, serializer):
-        data = serializer.validated_data
+    def perform(self, ctx, data):
         pool = services.pool_create(
             ctx=ctx,
-            workload=serializer.workload(),
+            workload=workload_of(data),
             replicas=data["K8SApiResourceReplicas"],
             net_regional_id=data["NetRegionalID"],
             subnet_id=data["SubnetID"],
@@ -30,8 +30,8 @@ class ReleaseIPPoolView(ContractView):
     request_serializer = ReleaseIPPoolRequest
     req_type = ReqType.RELEASE_IP_POOL
 
-    def perform(self, ctx, serializer):
-        pool = services.pool_release(ctx=ctx, workload=serializer.workload())
+    def perform(self, ctx, data):
+        pool = services.pool_release(ctx=ctx, workload=workload_of(data))
         if pool is None:
             return "no active pool; nothing to do", {}
         return f"pool released; {pool.reserved_count} addresses still bound or in grace", {}
@@ -42,11 +42,10 @@ class ScaleIPPoolView(ContractView):
     request_serializer = ScaleIPPoolRequest
     req_type = ReqType.SCALE_IP_POOL
 
-    def perform(self, ctx, serializer):
-        data = serializer.validated_data
+    def perform(self, ctx, data):
         pool = services.pool_scale(
             ctx=ctx,
-            workload=serializer.workload(),
+            workload=workload_of(data),
             new_target=data["K8SApiResourceNewReplicas"],
             old_target=data["K8SApiResourceOldReplicas"],
         )

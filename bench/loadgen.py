@@ -1,0 +1,87 @@
+"""The load generator: asyncio with a hand-written HTTP/1.1 client, one TCP connection per call (as
+the CNI plugin, a fresh process per pod, does). No third-party client: its own CPU is small and on
+the record."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass, field
+
+from bench.checks import percentile
+
+HOST = "127.0.0.1"
+
+
+async def call(port: int, path: str, body: dict, *, token: str | None) -> tuple[int, dict]:
+    """POST a JSON body on a fresh connection; (HTTP status, decoded JSON body)."""
+    payload = json.dumps(body).encode()
+    auth = f"Authorization: Bearer {token}\r\n" if token else ""
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: {HOST}:{port}\r\n{auth}Content-Type: application/json\r\n"
+        f"Content-Length: {len(payload)}\r\nConnection: close\r\n\r\n"
+    ).encode()
+    reader, writer = await asyncio.open_connection(HOST, port)
+    try:
+        writer.write(head + payload)
+        raw = await reader.read(-1)
+    finally:
+        writer.close()
+    header, _, content = raw.partition(b"\r\n\r\n")
+    status = int(header.split(b" ", 2)[1])
+    return status, json.loads(content)
+
+
+@dataclass
+class Phase:
+    """One kind of call, as the clients saw it."""
+
+    calls: int = 0
+    seconds: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def per_second(self) -> float:
+        return self.calls / self.seconds if self.seconds else 0.0
+
+    def summary(self) -> dict:
+        lat = sorted(self.latencies)
+        return {
+            "calls": self.calls,
+            "per_second": round(self.per_second, 1),
+            "p50_ms": round(percentile(lat, 0.50) * 1000, 2),
+            "p95_ms": round(percentile(lat, 0.95) * 1000, 2),
+            "p99_ms": round(percentile(lat, 0.99) * 1000, 2),
+            "errors": len(self.errors),
+            "first_errors": self.errors[:3],
+        }
+
+
+async def drive(jobs: list, concurrency: int, deadline: float, phase: Phase, one) -> list:
+    """Run `one(job)` for every job with `concurrency` clients; returns what the calls returned."""
+    queue = iter(jobs)
+    results = []
+
+    async def client():
+        for job in queue:
+            if time.perf_counter() > deadline:
+                phase.errors.append("deadline: not all calls were made")
+                return
+            started = time.perf_counter()
+            try:
+                ok, result = await one(job)
+            except (OSError, ValueError, asyncio.IncompleteReadError) as exc:
+                ok, result = False, f"{type(exc).__name__}: {exc}"
+            phase.latencies.append(time.perf_counter() - started)
+            phase.calls += 1
+            if ok:
+                results.append(result)
+            else:
+                phase.errors.append(str(result)[:300])
+
+    started = time.perf_counter()
+    await asyncio.gather(*[client() for _ in range(concurrency)])
+    phase.seconds += time.perf_counter() - started
+    return results
