@@ -189,7 +189,9 @@ class Address(models.Model):
     `idle_since` is the allocator's queue key: set while the address is idle, NULL while a lease
     holds it. The lease's unique keys, not this column, make a double binding impossible."""
 
-    subnet = models.ForeignKey(Subnet, on_delete=models.PROTECT, related_name="addresses")
+    # No index of its own: the unique (subnet, ip_key) serves every lookup by subnet, and each
+    # index is one more write on every bind and release.
+    subnet = models.ForeignKey(Subnet, on_delete=models.PROTECT, related_name="addresses", db_index=False)
     # Copied from the subnet so that a constraint can keep MACs unique per network region.
     net_regional_id = models.CharField(max_length=128)
     pool = models.ForeignKey(Pool, on_delete=models.PROTECT, related_name="addresses")
