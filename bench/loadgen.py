@@ -15,22 +15,37 @@ HOST = "127.0.0.1"
 
 
 async def call(port: int, path: str, body: dict, *, token: str | None) -> tuple[int, dict]:
-    """POST a JSON body on a fresh connection; (HTTP status, decoded JSON body)."""
+    """POST a JSON body on a fresh connection; (HTTP status, decoded JSON body).
+
+    Like a CNI plugin (a Go process that exits when done): HTTP/1.1 without `Connection: close`,
+    the answer read by its length, then the client closes. (A `Connection: close` request makes
+    gunicorn's gthread worker linger on its main thread until the client has closed too.)"""
     payload = json.dumps(body).encode()
     auth = f"Authorization: Bearer {token}\r\n" if token else ""
     head = (
         f"POST {path} HTTP/1.1\r\nHost: {HOST}:{port}\r\n{auth}Content-Type: application/json\r\n"
-        f"Content-Length: {len(payload)}\r\nConnection: close\r\n\r\n"
+        f"Content-Length: {len(payload)}\r\n\r\n"
     ).encode()
     reader, writer = await asyncio.open_connection(HOST, port)
     try:
         writer.write(head + payload)
-        raw = await reader.read(-1)
+        status_line = await reader.readline()
+        headers = {}
+        while (line := await reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.decode("latin-1").partition(":")
+            headers[name.strip().lower()] = value.strip()
+        if "content-length" in headers:
+            content = await reader.readexactly(int(headers["content-length"]))
+        elif headers.get("transfer-encoding", "").lower() == "chunked":
+            content = b""
+            while size := int((await reader.readline()).split(b";")[0], 16):
+                content += await reader.readexactly(size)
+                await reader.readexactly(2)
+        else:
+            content = await reader.read(-1)
     finally:
         writer.close()
-    header, _, content = raw.partition(b"\r\n\r\n")
-    status = int(header.split(b" ", 2)[1])
-    return status, json.loads(content)
+    return int(status_line.split(b" ", 2)[1]), json.loads(content)
 
 
 @dataclass
