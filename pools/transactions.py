@@ -49,3 +49,21 @@ def service_transaction(fn):
         raise AssertionError("unreachable")
 
     return run
+
+
+def rolled_back(call):
+    """Run `call()` (service calls) in one transaction that is then rolled back, whatever happens:
+    the answer the real call would give, and nothing kept, not even its audit event. What a dry run
+    does (the admission webhook's `dryRun`). Retried on the same conflicts as a service call."""
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        try:
+            with transaction.atomic():
+                try:
+                    return call()
+                finally:
+                    transaction.set_rollback(True)
+        except (IntegrityError, OperationalError) as exc:
+            if connection.in_atomic_block or attempt == MAX_ATTEMPTS or not is_retryable(exc):
+                raise
+            time.sleep(random.uniform(0.001, 0.01) * attempt)
+    raise AssertionError("unreachable")
