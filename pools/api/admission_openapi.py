@@ -198,7 +198,7 @@ ADMISSION = extend_schema(
     },
     examples=[
         OpenApiExample("CREATE of an annotated Deployment", value=CREATE_WEB, request_only=True),
-        _review_example("Allowed"),
+        _review_example("Allowed: the pool is ready"),
         _review_example("Denied: Code 12 SubnetExhausted", ServiceError(Code.SUBNET_EXHAUSTED, EXHAUSTED_MSG)),
         _review_example("Denied: Code 10 SubnetNotFound", ServiceError(Code.SUBNET_NOT_FOUND, NOT_FOUND_MSG)),
         _status_example(Code.INVALID_REQUEST, WRONG_VERSION_MSG),
