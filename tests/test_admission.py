@@ -138,6 +138,16 @@ def test_scale_subresource_beyond_the_subnet_is_denied(api):
     assert (pool_of().target, Address.objects.count()) == (3, 3)
 
 
+def test_an_update_makes_good_a_scale_the_webhook_missed(api):
+    """Scale requests are let through when IPResMgr is down (failurePolicy Ignore): the workload's
+    next update sets the pool's target to its replica count, changed in that update or not."""
+    api.admit(create(replicas=3))
+    assert api.admit(update(before={"replicas": 5}, after={"replicas": 5, "pad": 10}))["allowed"] is True
+    assert (pool_of().target, pool_of().reserved_count) == (5, 5)
+    api.admit(scale(old_replicas=2, new_replicas=2))
+    assert pool_of().target == 2
+
+
 def test_update_of_a_workload_with_no_pool_creates_it(api):
     """An annotated workload made before the webhook was installed gets its pool at its next scale."""
     assert api.admit(update(before={"replicas": 2}, after={"replicas": 4}))["allowed"] is True
@@ -270,7 +280,12 @@ def test_repeated_reviews_are_harmless(api):
     assert api.admit(gone)["allowed"] is True
     assert api.admit(gone)["allowed"] is True
     assert pool_of().state == PoolState.RELEASED
-    assert [e.code for e in webhook_events()] == [Code.SUCCESS] * 6
+    events = webhook_events()
+    assert all(event.code == Code.SUCCESS for event in events)
+    # A repeated UPDATE finds the target already set: nothing to do, nothing audited.
+    assert [event.req_type for event in events] == [ReqType.CREATE_IP_POOL] * 2 + [ReqType.SCALE_IP_POOL] + [
+        ReqType.RELEASE_IP_POOL
+    ] * 2
 
 
 # Not ours ------------------------------------------------------------------------------------------

@@ -84,16 +84,21 @@ class PoolAction:
 
 
 def pool_action(call: AdmissionCall, workload: Workload) -> PoolAction | None:
-    """The service call the review asks for, or None: nothing to do, allowed untouched."""
+    """The service call the review asks for, or None: nothing to do, allowed untouched.
+
+    An UPDATE sets the pool's target to the new count whenever they differ, not only when the
+    count changed: a scale the webhook missed (it was down, and failurePolicy is Ignore for the
+    scale subresource) is made good by the workload's next update."""
     new, old = call.new, call.old
     if (new or old).owned_by_cronjob:
         return None  # its pods take addresses from the CronJob's pool
     if call.is_scale:
         # `kubectl scale`, the HPA: the Scale object carries no annotation, so a workload with no
         # active pool is taken as one IPResMgr does not manage.
-        if call.operation != "UPDATE" or new.replicas == old.replicas or not selectors.active_pool(workload):
+        if call.operation != "UPDATE":
             return None
-        return _scale(workload, new, old)
+        pool = selectors.active_pool(workload)
+        return None if pool is None or pool.target == new.replicas else _scale(workload, new, old)
     if call.operation == "DELETE":
         if old.subnet_annotation is None:
             return None
@@ -105,11 +110,10 @@ def pool_action(call: AdmissionCall, workload: Workload) -> PoolAction | None:
     if call.operation == "CREATE" or new.subnet_annotation != old.subnet_annotation:
         # Added or changed: a create in the (new) subnet; while the pool is active in another: 21.
         return _create(workload, new)
-    if new.replicas == old.replicas:
-        return None
-    if selectors.active_pool(workload) is None:
+    pool = selectors.active_pool(workload)
+    if pool is None:
         return _create(workload, new)  # made before the webhook was installed, or its create failed
-    return _scale(workload, new, old)
+    return None if pool.target == new.replicas else _scale(workload, new, old)
 
 
 def _refused(req_type: ReqType, error: ServiceError, subnet_id: str = "") -> PoolAction:
