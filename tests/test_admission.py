@@ -387,6 +387,11 @@ def test_a_body_that_is_not_json_by_its_type_is_refused_with_415(api):
     assert_status(api.send(create(), content_type="text/plain"), 415, Code.INVALID_REQUEST, "not text/plain")
 
 
+def test_answers_are_json_whatever_the_caller_accepts(api):
+    body = create()
+    assert api.send(body, HTTP_ACCEPT="application/vnd.kubernetes.protobuf").json()["response"]["allowed"] is True
+
+
 def test_other_methods_and_paths_answer_json(api):
     response = api.client.get("/k8s/admission", HTTP_AUTHORIZATION=f"Bearer {api.token}")
     assert_status(response, 405, Code.INVALID_REQUEST, 'Method "GET" not allowed')

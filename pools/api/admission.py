@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db import DatabaseError, transaction
+from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
 from pools import selectors, services
@@ -178,6 +179,9 @@ class AdmissionView(APIView):
     permission_classes: list = []
     parser_classes: list = []  # read_review() reads the body, with its own size limit
     metadata_class = None
+
+    def perform_content_negotiation(self, request, force=False):
+        return JSONRenderer(), "application/json"  # JSON whatever Accept says
 
     def post(self, request, *args, **kwargs):
         actor = admission_actor(request)
