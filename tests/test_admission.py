@@ -356,6 +356,10 @@ BAD_REQUESTS = {
     "no uid": ({"uid": None}, "request.uid: must be a string"),
     "empty uid": ({"uid": ""}, "request.uid: must be a string"),
     "unknown operation": ({"operation": "PATCH"}, "request.operation: must be one of"),
+    "operation an object": ({"operation": {}}, "request.operation: must be one of"),  # Schemathesis found a 500
+    "resource a list": ({"resource": ["apps"]}, "request.resource: must be an object"),
+    "subResource a number": ({"subResource": 1}, "request.subResource: must be a string"),
+    "object a list": ({"object": []}, "request.object: must be an object or null"),
     "kind not an object": ({"kind": "Deployment"}, "request.kind: must be an object"),
     "dryRun a string": ({"dryRun": "yes"}, "request.dryRun: must be true or false"),
     "CREATE without object": ({"object": None}, "request.object: a CREATE review must carry the object"),

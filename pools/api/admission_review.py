@@ -94,7 +94,7 @@ def parse_review(payload: dict) -> AdmissionCall:
     if not isinstance(uid, str) or not uid or len(uid) > UID_MAX or not uid.isprintable():
         raise MalformedReview(f"request.uid: must be a string of 1-{UID_MAX} printable characters")
     operation = request.get("operation")
-    if operation not in OPERATIONS:
+    if not isinstance(operation, str) or operation not in OPERATIONS:
         raise MalformedReview(f"request.operation: must be one of {', '.join(sorted(OPERATIONS))}")
     dry_run = request.get("dryRun", False)
     if dry_run is None:
