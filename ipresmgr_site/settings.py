@@ -1,5 +1,6 @@
 """Settings for IPResMgr. Everything comes from the environment, with safe defaults."""
 
+import ipaddress
 import os
 from pathlib import Path
 
@@ -165,6 +166,18 @@ IPRESMGR_TOKEN_CACHE_SECONDS = env_int("IPRESMGR_TOKEN_CACHE_SECONDS", 10)
 # One call may reserve at most this many addresses (a bound on one transaction's size).
 IPRESMGR_MAX_RESERVE_PER_CALL = env_int("IPRESMGR_MAX_RESERVE_PER_CALL", 100_000)
 
+# The admission webhook (POST /k8s/admission). It authenticates the apiserver by a cluster token;
+# or, when this names a header, by the subject DN of the client certificate that the TLS front (the
+# sidecar of docker/kubernetes/webhook/, or an ingress) verified and passed in that header: its CN
+# is the cluster ID. Empty (the default): no such header is believed, from anyone.
+IPRESMGR_ADMISSION_CLIENT_DN_HEADER = os.environ.get("IPRESMGR_ADMISSION_CLIENT_DN_HEADER", "").strip()
+# The peers (CIDRs) whose client DN header is believed: the TLS front. Default: the pod itself.
+IPRESMGR_ADMISSION_TRUSTED_PROXIES = [
+    ipaddress.ip_network(cidr.strip())
+    for cidr in os.environ.get("IPRESMGR_ADMISSION_TRUSTED_PROXIES", "127.0.0.1/32,::1/128").split(",")
+    if cidr.strip()
+]
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -183,6 +196,10 @@ SPECTACULAR_SETTINGS.update(
             "ReqType": "pools.choices.ReqType",
             "PoolState": "pools.choices.PoolState",
             "AdminAction": "pools.choices.AdminAction",
+            "AdmissionReviewApiVersion": ["admission.k8s.io/v1"],
+            "AdmissionReviewKind": ["AdmissionReview"],
+            "StatusApiVersion": ["v1"],
+            "StatusKind": ["Status"],
         },
         "POSTPROCESSING_HOOKS": [
             "drf_spectacular.hooks.postprocess_schema_enums",
@@ -193,6 +210,7 @@ SPECTACULAR_SETTINGS.update(
             {"name": "ipam", "description": "The CNI IPAM plugin's address calls (the original contract)."},
             {"name": "read", "description": "Read APIs: subnets, pools, addresses, the audit log."},
             {"name": "subnets", "description": "Subnet registration (operator token)."},
+            {"name": "kubernetes", "description": "The built-in admission webhook, called by the kube-apiserver."},
         ],
     }
 )

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from pools.api.admission import k8s_not_found
 from pools.api.views import v1_not_found
 
 urlpatterns = [
@@ -13,4 +14,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     # Must stay last: any other /v1/ path answers the JSON envelope, not an HTML 404.
     re_path(r"^v1/", v1_not_found),
+    re_path(r"^k8s/", k8s_not_found),  # likewise: a Kubernetes Status, not HTML
 ]

@@ -11,7 +11,7 @@ from django.db.models import Count, F, Prefetch, Q, QuerySet
 
 from pools import subnet_space
 from pools.choices import PoolState
-from pools.domain import Actor
+from pools.domain import Actor, Workload
 from pools.models import AuditEvent, Pool, Subnet, SubnetExclusion
 
 
@@ -76,6 +76,11 @@ def pools_needing_attention(limit: int = 50) -> list[Pool]:
         .order_by("k8s_cluster_id", "namespace", "name")
     )
     return list(pools[:limit])
+
+
+def active_pool(workload: Workload) -> Pool | None:
+    """The workload's active pool, with its subnet, or None (a plain read: no lock)."""
+    return Pool.objects.active().select_related("subnet").filter(**workload.as_filter()).first()
 
 
 def pools_visible_to(actor: Actor) -> QuerySet[Pool]:

@@ -74,3 +74,18 @@ def service_transaction(fn):
             return fn(*args, **kwargs)
 
     return retrying(in_transaction)
+
+
+def rolled_back(call):
+    """Run `call()` (service calls) in one transaction that is then rolled back, whatever happens:
+    the answer the real call would give, and nothing kept, not even its audit event. What a dry run
+    does (the admission webhook's `dryRun`). Retried on the same conflicts as a service call."""
+
+    def once():
+        with transaction.atomic():
+            try:
+                return call()
+            finally:
+                transaction.set_rollback(True)
+
+    return retrying(once)()

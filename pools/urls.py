@@ -1,6 +1,6 @@
 from django.urls import path
 
-from pools.api import read, webhook
+from pools.api import admission, read, webhook
 
 urlpatterns = [
     path("v1/ippool/create", webhook.CreateIPPoolView.as_view(), name="ippool-create"),
@@ -9,4 +9,5 @@ urlpatterns = [
     path("v1/subnets", read.SubnetsView.as_view(), name="subnets"),
     path("v1/pools", read.PoolListView.as_view(), name="pools"),
     path("v1/events", read.EventListView.as_view(), name="events"),
+    path("k8s/admission", admission.AdmissionView.as_view(), name="k8s-admission"),
 ]

@@ -15,6 +15,8 @@ from django.core.management import call_command
 from django.db import transaction
 from rest_framework.test import APIClient
 
+from pools.api.admission_openapi import CREATE_WEB
+from pools.api.admission_review import MAX_REVIEW_BYTES
 from pools.api.envelope import UNAVAILABLE_MSG, as_service_error
 
 VOLATILE = {"ReqID", "MacAddr", "PortID", "CreatedAt", "UpdatedAt", "ReservedAt", "BoundAt", "At", "ID"}
@@ -138,6 +140,15 @@ def _fill_pool(demo):
         assert demo.call("post", "/v1/ip/require", body).json()["Code"] == 0
 
 
+def admission_review(replicas: int = 3, subnet: str = "region-1/subnet-demo", **changes) -> dict:
+    """The documented CREATE review, with another replica count or annotation."""
+    body = json.loads(json.dumps(CREATE_WEB))
+    body.update(changes)
+    body["request"]["object"]["spec"]["replicas"] = replicas
+    body["request"]["object"]["metadata"]["annotations"]["ipresmgr.io/subnet"] = subnet
+    return body
+
+
 SCENARIOS = {
     ("post", "/v1/ippool/create"): {
         ("200", "Code 0 Success"): lambda d: d.call("post", "/v1/ippool/create", {"ReqID": "r1", **CREATE}),
@@ -206,6 +217,29 @@ SCENARIOS = {
         ("401", "Code 2 Unauthenticated"): lambda d: d.call("post", "/v1/subnets", SUBNET_B, token=None),
         ("403", "Code 3 Forbidden"): lambda d: d.call("post", "/v1/subnets", SUBNET_B),
     },
+    ("post", "/k8s/admission"): {
+        ("200", "Allowed: the pool is ready"): lambda d: d.call("post", "/k8s/admission", admission_review()),
+        ("200", "Denied: Code 12 SubnetExhausted"): lambda d: d.call(
+            "post", "/k8s/admission", admission_review(replicas=500)
+        ),
+        ("200", "Denied: Code 10 SubnetNotFound"): lambda d: d.call(
+            "post", "/k8s/admission", admission_review(subnet="region-1/subnet-x")
+        ),
+        ("400", "Code 1 InvalidRequest"): lambda d: d.call(
+            "post", "/k8s/admission", admission_review(apiVersion="admission.k8s.io/v1beta1")
+        ),
+        ("413", "Code 1 InvalidRequest"): lambda d: d.call(
+            "post",
+            "/k8s/admission",
+            raw=b'{"pad": "' + b"x" * MAX_REVIEW_BYTES + b'"}',
+            content_type="application/json",
+        ),
+        ("415", "Code 1 InvalidRequest"): lambda d: d.call(
+            "post", "/k8s/admission", raw=json.dumps(admission_review()).encode(), content_type="text/plain"
+        ),
+        ("401", "Code 2 Unauthenticated"): lambda d: d.call("post", "/k8s/admission", admission_review(), token=None),
+        ("403", "Code 3 Forbidden"): lambda d: d.call("post", "/k8s/admission", admission_review(), token="operator"),
+    },
     ("get", "/v1/subnets"): read_scenarios("/v1/subnets", {"IPVersion": "5"}),
     ("get", "/v1/pools"): read_scenarios("/v1/pools", {"State": "gone"}),
     ("get", "/v1/addresses"): read_scenarios("/v1/addresses", {"IP": "not-an-ip"}),
@@ -233,8 +267,10 @@ def test_every_example_answer_is_what_the_server_answers(db):
     problems = []
     for method, path, status, summary, documented in documented_examples():
         if summary in FROM_CODE:
-            if documented["Msg"] != FROM_CODE[summary]:
-                problems.append(f"{method} {path} {status} {summary}: Msg {documented['Msg']!r} is not the code's")
+            # The /v1 envelope's Msg, or a Kubernetes Status's "IPResMgr Code <n> <name>: <Msg>".
+            msg = documented["Msg"] if "Msg" in documented else documented["message"].split(": ", 1)[1]
+            if msg != FROM_CODE[summary]:
+                problems.append(f"{method} {path} {status} {summary}: Msg {msg!r} is not the code's")
             continue
         scenario = SCENARIOS.get((method, path), {}).get((status, summary))
         if scenario is None:

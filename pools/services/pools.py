@@ -26,17 +26,19 @@ def pool_create(
     replicas: int,
     net_regional_id: str,
     subnet_id: str,
-    gateway: str,
+    gateway: str | None = None,
 ) -> Pool:
     """Make the workload's pool hold `replicas` addresses of the subnet, all or none. An active pool
-    in the same subnet is scaled (a repeated create is harmless); one in another subnet is 21."""
+    in the same subnet is scaled (a repeated create is harmless); one in another subnet is 21.
+    `gateway` must be the subnet's registered one (11); None takes it as registered (the admission
+    webhook's annotation names no gateway)."""
     now = timezone.now()
     subnet = Subnet.objects.filter(subnet_id=subnet_id, net_regional_id=net_regional_id).first()
     if subnet is None:
         raise ServiceError(
             Code.SUBNET_NOT_FOUND, f"SubnetID: {subnet_id!r} is not registered under NetRegionalID {net_regional_id!r}"
         )
-    if addressing.parse_ip(gateway) != addressing.parse_ip(subnet.gateway):
+    if gateway is not None and addressing.parse_ip(gateway) != addressing.parse_ip(subnet.gateway):
         raise ServiceError(
             Code.SUBNET_MISMATCH,
             f"SubnetGatewayAddr: {gateway} differs from the gateway {subnet.gateway} registered for {subnet_id}",
