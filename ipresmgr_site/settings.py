@@ -156,6 +156,8 @@ IPRESMGR_RELEASE_GRACE_SECONDS = env_int("IPRESMGR_RELEASE_GRACE_SECONDS", 0)
 IPRESMGR_ALLOW_ANONYMOUS = env_bool("IPRESMGR_ALLOW_ANONYMOUS")
 # One call may reserve at most this many addresses (a bound on one transaction's size).
 IPRESMGR_MAX_RESERVE_PER_CALL = env_int("IPRESMGR_MAX_RESERVE_PER_CALL", 100_000)
+# Whether a newly registered subnet serves every cluster until one is granted (false: none).
+IPRESMGR_SUBNETS_OPEN_BY_DEFAULT = env_bool("IPRESMGR_SUBNETS_OPEN_BY_DEFAULT", True)
 
 LOGGING = {
     "version": 1,
