@@ -175,8 +175,8 @@ class SubnetCreateRequest(serializers.Serializer):
         max_length=1000,
         help_text="Addresses (A) or inclusive ranges (A-B) never handed out.",
     )
-    Grants = SubnetGrantRequest(
-        many=True,
+    Grants = serializers.ListField(
+        child=SubnetGrantRequest(),
         required=False,
         max_length=1000,
         help_text="The clusters that may grow pools in the subnet, each with an optional quota. When given, the "
