@@ -142,12 +142,19 @@ REST_FRAMEWORK = {
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "IPResMgr API",
-    "DESCRIPTION": "IP address management for Kubernetes pods on underlay networks.",
+    "DESCRIPTION": (
+        "IP address management for Kubernetes pods on underlay networks.\n\n"
+        "The five contract calls, field by field: [docs/contract.md](/docs/contract.md). What the service "
+        "does with them (codes, surge, reuse order, release grace, guarantees, who may use which subnet): "
+        "[docs/behaviour.md](/docs/behaviour.md). Everything else: [the start page](/)."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # No online validator badge: the docs pages load nothing from outside the server.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
 }
 
 # Domain settings.

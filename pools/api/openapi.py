@@ -55,8 +55,29 @@ ENUMS = {
 }
 
 
+# drf-spectacular names the "" of a blank choice and the null of a nullable one as schemas of
+# their own; they are no types of ours, so they are written out where they are used.
+INLINED_ENUMS = {"BlankEnum": {"type": "string", "enum": [""]}, "NullEnum": {"enum": [None]}}
+
+
+def _inline_helper_enums(node):
+    if isinstance(node, dict):
+        ref = node.get("$ref", "")
+        name = ref.rsplit("/", 1)[-1] if ref.startswith("#/components/schemas/") else None
+        if name in INLINED_ENUMS:
+            return dict(INLINED_ENUMS[name])
+        return {key: _inline_helper_enums(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_inline_helper_enums(item) for item in node]
+    return node
+
+
 def enum_postprocessing_hook(result, generator, request, public):
-    """Describe what every value of the wire enums means, with names for client generators."""
+    """Describe what every value of the wire enums means, with names for client generators; write
+    out drf-spectacular's BlankEnum and NullEnum where they are used."""
+    result = _inline_helper_enums(result)
+    for name in INLINED_ENUMS:
+        result.get("components", {}).get("schemas", {}).pop(name, None)
     schemas = result.get("components", {}).get("schemas", {})
     for name, (choices, meaning, summary) in ENUMS.items():
         schema = schemas.get(name)
