@@ -49,7 +49,7 @@ class HoldForm(forms.Form):
 @admin.register(Address)
 class AddressAdmin(ReadOnlyChangeMixin, admin.ModelAdmin):
     # Fits 1366 px: long names are cut short (whole on hover), the two times are one column.
-    list_display = ["ip", "subnet_id", "pool_link", "pod", "since", "mac", "port"]
+    list_display = ["ip", "subnet_name", "pool_link", "pod", "since", "mac", "port"]
     extra_readonly = ("pod_id", "resource_id", "bound_at")
     list_filter = [
         BindingFilter,
@@ -88,7 +88,7 @@ class AddressAdmin(ReadOnlyChangeMixin, admin.ModelAdmin):
         return lease.bound_at if lease else None
 
     @admin.display(description="subnet", ordering="subnet__subnet_id")
-    def subnet_id(self, obj):
+    def subnet_name(self, obj):
         return cut(obj.subnet.subnet_id, "short")
 
     @admin.display(description="K8SPodID", ordering="lease__pod_id")

@@ -77,8 +77,8 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     @admin.display(description="workload")
     def workload(self, obj):
-        parts = [obj.k8s_cluster_id, obj.namespace, obj.name]
-        return cut("/".join(parts) if any(parts) else "-")
+        parts = [part for part in (obj.k8s_cluster_id, obj.namespace, obj.name) if part]
+        return cut("/".join(parts) if parts else "-")
 
     @admin.display(description="K8SPodID")
     def pod(self, obj):

@@ -22,7 +22,7 @@ class ResizeForm(forms.Form):
 
 @admin.register(Pool)
 class PoolAdmin(ReadOnlyChangeMixin, admin.ModelAdmin):
-    list_display = ["workload", "subnet_id", "state", "target", "reserved", "bound", "idle", "surge", "updated"]
+    list_display = ["workload", "subnet_name", "state", "target", "reserved", "bound", "idle", "surge", "updated"]
     list_filter = ["k8s_cluster_id", "namespace", "kind", "state", "subnet"]
     change_form_template = "admin/pools/pool/change_form.html"
     search_fields = ["name", "namespace", "k8s_cluster_id"]
@@ -40,7 +40,7 @@ class PoolAdmin(ReadOnlyChangeMixin, admin.ModelAdmin):
         return cut(obj, "long")
 
     @admin.display(description="subnet", ordering="subnet__subnet_id")
-    def subnet_id(self, obj):
+    def subnet_name(self, obj):
         return cut(obj.subnet.subnet_id)
 
     @admin.display(description="reserved", ordering="reserved_count")

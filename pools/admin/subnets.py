@@ -85,6 +85,13 @@ class GrantInline(admin.TabularInline):
         "refuses its growth only, its pools keep their addresses)"
     )
 
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if db_field.name == "cluster":  # clusters are registered on their own page (a token is shown once)
+            widget = field.widget
+            widget.can_add_related = widget.can_change_related = widget.can_view_related = False
+        return field
+
     @admin.display(description="reserved here now")
     def reserved_here(self, grant):
         if grant.pk is None:
