@@ -148,12 +148,19 @@ REST_FRAMEWORK = {
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "IPResMgr API",
-    "DESCRIPTION": "IP address management for Kubernetes pods on underlay networks.",
+    "DESCRIPTION": (
+        "IP address management for Kubernetes pods on underlay networks.\n\n"
+        "The five contract calls, field by field: [docs/contract.md](/docs/contract.md). What the service "
+        "does with them (codes, surge, reuse order, release grace, guarantees, who may use which subnet): "
+        "[docs/behaviour.md](/docs/behaviour.md). Everything else: [the start page](/)."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # No online validator badge: the docs pages load nothing from outside the server.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
 }
 
 # Domain settings.
@@ -165,6 +172,8 @@ IPRESMGR_ALLOW_ANONYMOUS = env_bool("IPRESMGR_ALLOW_ANONYMOUS")
 IPRESMGR_TOKEN_CACHE_SECONDS = env_int("IPRESMGR_TOKEN_CACHE_SECONDS", 10)
 # One call may reserve at most this many addresses (a bound on one transaction's size).
 IPRESMGR_MAX_RESERVE_PER_CALL = env_int("IPRESMGR_MAX_RESERVE_PER_CALL", 100_000)
+# Whether a newly registered subnet serves every cluster until one is granted (false: none).
+IPRESMGR_SUBNETS_OPEN_BY_DEFAULT = env_bool("IPRESMGR_SUBNETS_OPEN_BY_DEFAULT", True)
 
 # The admission webhook (POST /k8s/admission). It authenticates the apiserver by a cluster token;
 # or, when this names a header, by the subject DN of the client certificate that the TLS front (the

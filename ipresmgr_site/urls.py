@@ -2,10 +2,13 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from ipresmgr_site import pages
 from pools.api.admission import k8s_not_found
 from pools.api.views import v1_not_found
 
 urlpatterns = [
+    path("", pages.home, name="home"),
+    path("docs/<slug:name>.md", pages.doc, name="doc"),
     path("", include("pools.urls")),
     path("", include("leases.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -19,10 +19,12 @@ from pools.admin.common import (
     confirmation,
     for_each,
     namespaces,
+    short_time,
     value_filter,
 )
 from pools.choices import AdminAction
 from pools.models import Address
+from pools.templatetags.pools_admin import cut
 
 
 class BindingFilter(admin.SimpleListFilter):
@@ -46,7 +48,8 @@ class HoldForm(forms.Form):
 
 @admin.register(Address)
 class AddressAdmin(ReadOnlyChangeMixin, admin.ModelAdmin):
-    list_display = ["ip", "subnet", "pool_link", "pod_id", "bound_at", "idle_since", "mac", "port_id"]
+    # Fits 1366 px: long names are cut short (whole on hover), the two times are one column.
+    list_display = ["ip", "subnet_name", "pool_link", "pod", "since", "mac", "port"]
     extra_readonly = ("pod_id", "resource_id", "bound_at")
     list_filter = [
         BindingFilter,
@@ -84,10 +87,28 @@ class AddressAdmin(ReadOnlyChangeMixin, admin.ModelAdmin):
         lease = lease_of(obj)
         return lease.bound_at if lease else None
 
+    @admin.display(description="subnet", ordering="subnet__subnet_id")
+    def subnet_name(self, obj):
+        return cut(obj.subnet.subnet_id, "short")
+
+    @admin.display(description="K8SPodID", ordering="lease__pod_id")
+    def pod(self, obj):
+        lease = lease_of(obj)
+        return cut(lease.pod_id) if lease else "-"
+
+    @admin.display(description="bound / idle since")
+    def since(self, obj):
+        lease = lease_of(obj)
+        return f"bound {short_time(lease.bound_at)}" if lease else f"idle {short_time(obj.idle_since)}"
+
+    @admin.display(description="PortID", ordering="port_id")
+    def port(self, obj):
+        return cut(obj.port_id, "short")
+
     @admin.display(description="pool", ordering="pool")
     def pool_link(self, obj):
         url = reverse("admin:pools_pool_change", args=[obj.pool_id])
-        return format_html('<a href="{}">{}</a>', url, obj.pool)
+        return format_html('<a href="{}">{}</a>', url, cut(obj.pool))
 
     @admin.action(description="Force-release the binding of the selected addresses", permissions=["change"])
     def force_release(self, request, queryset):

@@ -16,7 +16,8 @@ REQUIRE_IP = extend_schema(
     description=(
         "Bind an idle address of the workload's pool to the pod (the one idle longest first), or give the "
         "pod the address it already holds (CNI ADD is retried). With none idle, a Deployment, Job or "
-        "CronJob may surge above its target; a StatefulSet may not."
+        "CronJob may surge above its target (a surge reserves a new address, so it needs a subnet that still "
+        "serves the cluster, Code 3, and room in its quota, Code 12); a StatefulSet may not."
     ),
     request={"application/json": RequireIPRequest},
     responses=contract_responses(
@@ -39,14 +40,18 @@ REQUIRE_IP = extend_schema(
             response_only=True,
             status_codes=["200"],
         ),
-        *post_errors(NO_POD_MSG, fields=NO_LEASE),
+        *post_errors(NO_POD_MSG, fields=NO_LEASE, req_id="r2"),
         error_example(
-            Code.POOL_NOT_FOUND, "workload demo-cluster/default/Deployment/web has no active pool", fields=NO_LEASE
+            Code.POOL_NOT_FOUND,
+            "workload demo-cluster/default/Deployment/web has no active pool",
+            fields=NO_LEASE,
+            req_id="r2",
         ),
         error_example(
             Code.NO_ADDRESS_AVAILABLE,
             "all 4 addresses of the pool are bound (target 3, surge limit 4)",
             fields=NO_LEASE,
+            req_id="r2",
         ),
     ],
     tags=["ipam"],
@@ -69,8 +74,12 @@ RELEASE_IP = extend_schema(
             response_only=True,
             status_codes=["200"],
         ),
-        *post_errors(NO_POD_MSG),
-        error_example(Code.ADDRESS_CONFLICT, "IP: 10.0.3.10 is bound to another pod, not pod-uid-2; nothing released"),
+        *post_errors(NO_POD_MSG, req_id="r3"),
+        error_example(
+            Code.ADDRESS_CONFLICT,
+            "IP: 10.0.3.10 is bound to another pod, not pod-uid-2; nothing released",
+            req_id="r3",
+        ),
     ],
     tags=["ipam"],
 )

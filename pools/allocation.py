@@ -17,13 +17,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import F
+from django.db.models import F, Sum
 
 from pools import addressing, subnet_space
 from pools.choices import Code, PoolState
 from pools.domain import Workload
 from pools.errors import ServiceError
-from pools.models import Address, Pool, Subnet
+from pools.models import Address, Pool, Subnet, SubnetGrant
 
 # Locks ------------------------------------------------------------------------------------------
 
@@ -81,10 +81,13 @@ def lock_address(address_pk: int) -> tuple[Pool, Address]:
 def reserve_locked(*, pool: Pool, count: int, now, idle: bool = True) -> list[Address]:
     """Reserve `count` new addresses from the pool's subnet for the locked pool, all or none.
 
-    Takes the subnet's lock. With `idle=False` the new addresses start in use (the caller binds
-    them at once, as a surge does)."""
-    if count <= 0:
-        return []
+    The one place a pool grows (create, scale, a require's surge), so the subnet's access rules
+    are checked here: the pool's cluster must be allowed to use the subnet (Code 3) and stay
+    within its quota there (Code 12). `count` 0 reserves nothing but still checks access (a new
+    pool of 0 replicas). Takes the subnet's lock. With `idle=False` the new addresses start in
+    use (the caller binds them at once, as a surge does)."""
+    if count < 0:
+        raise ValueError("count must not be negative")
     max_batch = settings.IPRESMGR_MAX_RESERVE_PER_CALL
     if count > max_batch:
         # Checked before any lock: it depends on nothing in the database. Not Code 12: the subnet
@@ -95,6 +98,9 @@ def reserve_locked(*, pool: Pool, count: int, now, idle: bool = True) -> list[Ad
             "(IPRESMGR_MAX_RESERVE_PER_CALL); nothing reserved",
         )
     subnet = lock_subnet(pool.subnet_id)
+    _check_access_locked(subnet=subnet, pool=pool, count=count)
+    if count == 0:
+        return []
     purge_expired_released(subnet, now)
     blocked = subnet_space.blocked_ranges(subnet)
     picked = subnet_space.find_free(subnet, blocked, count) if count <= subnet_space.capacity(subnet, blocked) else []
@@ -122,6 +128,35 @@ def reserve_locked(*, pool: Pool, count: int, now, idle: bool = True) -> list[Ad
     subnet.save(update_fields=["alloc_cursor"])
     _count_reserved(pool, count)
     return rows
+
+
+def _check_access_locked(*, subnet: Subnet, pool: Pool, count: int) -> None:
+    """Refuse growth of the pool by `count` unless its cluster may use the subnet, within its quota.
+
+    Needs the subnet's lock: every reservation in the subnet takes it, so the cluster's reserved
+    count read here cannot grow before this transaction ends (addresses going back can only
+    lower it). An open subnet (no grant) costs no query."""
+    if subnet.open_without_grants:
+        return
+    cluster_id = pool.k8s_cluster_id
+    grant = SubnetGrant.objects.filter(subnet=subnet, cluster__cluster_id=cluster_id).only("quota").first()
+    if grant is None:
+        raise ServiceError(
+            Code.FORBIDDEN,
+            f"K8SClusterID: cluster {cluster_id!r} may not use subnet {subnet.subnet_id}; "
+            "an operator must grant it (manage.py grant_subnet); nothing reserved",
+        )
+    if grant.quota is None or count == 0:
+        return
+    reserved = (
+        Pool.objects.filter(subnet=subnet, k8s_cluster_id=cluster_id).aggregate(n=Sum("reserved_count"))["n"] or 0
+    )
+    if reserved + count > grant.quota:
+        raise ServiceError(
+            Code.SUBNET_EXHAUSTED,
+            f"quota of cluster {cluster_id!r} in subnet {subnet.subnet_id} is {grant.quota} addresses; "
+            f"{reserved} reserved, {count} more needed; nothing reserved",
+        )
 
 
 def return_idle_locked(pool: Pool, count: int) -> int:

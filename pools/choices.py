@@ -65,9 +65,13 @@ class PoolState(models.TextChoices):
 class AdminAction(models.TextChoices):
     """What an operator did outside the five contract calls; recorded in the audit log."""
 
-    SUBNET_CREATE = "subnet_create", "Subnet registered"
+    # Also the action of a refused registration (POST /v1/subnets): the event's Code tells which.
+    SUBNET_CREATE = "subnet_create", "Subnet registration"
     SUBNET_UPDATE = "subnet_update", "Subnet changed"
     SUBNET_DELETE = "subnet_delete", "Subnet deleted"
+    SUBNET_GRANT = "subnet_grant", "Subnet granted to a cluster"
+    SUBNET_REVOKE = "subnet_revoke", "Subnet grant withdrawn"
+    SUBNET_ACCESS = "subnet_access", "Subnet access changed"
     CLUSTER_CREATE = "cluster_create", "Cluster registered"
     TOKEN_CREATE = "token_create", "Token created"
     TOKEN_REVOKE = "token_revoke", "Token revoked"

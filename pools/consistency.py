@@ -28,7 +28,7 @@ from django.db import connection, transaction
 
 from pools import addressing
 from pools.choices import PoolState
-from pools.models import Address, AuditEvent, Pool, Subnet
+from pools.models import Address, AuditEvent, Pool, Subnet, SubnetGrant
 
 # Table names for the SQL below, from the models (format them into the statements; never values).
 TABLES = {
@@ -36,6 +36,7 @@ TABLES = {
     "pool": Pool._meta.db_table,
     "subnet": Subnet._meta.db_table,
     "event": AuditEvent._meta.db_table,
+    "grant": SubnetGrant._meta.db_table,
 }
 
 MAC_PATTERN = r"^[0-9a-f][26ae](:[0-9a-f]{2}){5}$"  # lower-case, locally administered, unicast
@@ -217,6 +218,23 @@ def _pool_state(cursor):
         [PoolState.ACTIVE],
     ):
         yield f"workload {cluster_id}/{namespace}/{kind}/{name} has {count} active pools"
+
+
+# Subnet access -----------------------------------------------------------------------------------
+
+
+@check("subnet_open_with_grants")
+def _open_with_grants(cursor):
+    # The allocator lets every cluster into an open subnet without looking at grants; the access
+    # services clear the flag with the first grant. Both at once would ignore the grants.
+    for (subnet_id,) in sql_rows(
+        cursor,
+        """
+        SELECT s.subnet_id FROM {subnet} s
+        WHERE s.open_without_grants AND EXISTS (SELECT 1 FROM {grant} g WHERE g.subnet_id = s.id)
+        """,
+    ):
+        yield f"subnet {subnet_id} is open to every cluster although it grants some: its grants are ignored"
 
 
 # Running them ----------------------------------------------------------------------------------

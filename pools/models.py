@@ -78,6 +78,14 @@ class Subnet(models.Model):
     # Next-fit cursor (an address key): new reservations start here, so an address that just
     # went back to the subnet is the last to be handed out again.
     alloc_cursor = models.CharField(max_length=addressing.KEY_WIDTH, blank=True, editable=False)
+    # What an empty access list means: every cluster may use the subnet, or none. The first grant
+    # clears it (services keep it False while any grant exists), so that withdrawing the last grant
+    # never opens the subnet to every cluster; the allocator reads it without a query.
+    open_without_grants = models.BooleanField(
+        "open to every cluster while none is granted",
+        default=True,
+        help_text="Ignored while any cluster is granted: then only the granted clusters may use the subnet.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -104,6 +112,30 @@ class SubnetExclusion(models.Model):
 
     def __str__(self) -> str:
         return self.first_ip if self.first_ip == self.last_ip else f"{self.first_ip}-{self.last_ip}"
+
+
+class SubnetGrant(models.Model):
+    """A cluster may grow its pools in a subnet, up to `quota` addresses reserved (None: no quota).
+
+    A subnet with grants serves only the granted clusters. Withdrawing a grant refuses growth
+    only; the cluster's pools keep their addresses and go on binding and releasing them."""
+
+    subnet = models.ForeignKey(Subnet, on_delete=models.CASCADE, related_name="grants")
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="subnet_grants")
+    quota = models.PositiveIntegerField(
+        null=True, blank=True, help_text="addresses the cluster may reserve in the subnet; empty: no quota"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["subnet_id", "cluster_id"]
+        constraints = [models.UniqueConstraint(fields=["subnet", "cluster"], name="one_grant_per_cluster_and_subnet")]
+
+    def __str__(self) -> str:
+        return f"{self.cluster} may use {self.subnet.subnet_id}" + (
+            f" (quota {self.quota})" if self.quota is not None else ""
+        )
 
 
 class PoolQuerySet(models.QuerySet):

@@ -2,11 +2,11 @@
 # Set up, load demo data into SQLite, print how to call the service, and serve on 127.0.0.1:8000.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh --runtime  # the service's requirements only: no test or lint tools
 . .venv/bin/activate
 unset DATABASE_URL
 PORT=${PORT:-8000}
 python manage.py migrate --no-input -v0
-python manage.py collectstatic --no-input -v0
+mkdir -p staticfiles  # static files are served from the apps' folders; no collectstatic to wait for
 python manage.py demo --base-url "http://127.0.0.1:$PORT"
 exec gunicorn ipresmgr_site.wsgi --bind "127.0.0.1:$PORT" --workers 2 --threads 4 --access-logfile -

@@ -26,8 +26,9 @@ def test_list_shows_pool_pod_and_bound_since(admin_client, v1):
     v1.require("pod-abc")
     page = admin_client.get(changelist("address")).content.decode()
     assert "c1/default/Deployment/web" in page
-    assert 'class="field-pod_id">pod-abc<' in page
-    assert lease_of(Address.objects.get().ip).bound_at is not None
+    assert 'class="field-pod"><span class="ipr-cut" title="pod-abc">pod-abc</span><' in page
+    bound_at = lease_of(Address.objects.get().ip).bound_at
+    assert f'class="field-since">bound {bound_at:%Y-%m-%d %H:%M}<' in page
 
 
 def test_force_release_confirmation_names_the_pod_then_releases_and_audits(admin_client, v1):

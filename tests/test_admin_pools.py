@@ -15,7 +15,7 @@ def test_list_shows_target_reserved_bound_idle_and_surge(admin_client, v1):
     page = admin_client.get(changelist("pool")).content.decode()
     for cell in (
         'class="field-target">2<',
-        'class="field-reserved_count">3<',
+        'class="field-reserved">3<',
         'class="field-bound">3<',
         'class="field-idle">0<',
         'class="field-surge">1<',

@@ -8,9 +8,34 @@ from tests.admin_support import last_admin_event
 from tests.conftest import make_subnet
 
 
-def _subnet_form(exclusions=(), existing=(), **fields):
-    data = {"net_regional_id": "region-1", "subnet_id": "subnet-b", "cidr": "10.0.5.0/24", "gateway": "10.0.5.1"}
-    data.update(fields)
+def _subnet_form(exclusions=(), existing=(), grants=(), existing_grants=(), **fields):
+    """The subnet page's POST. `grants`: (cluster pk, quota) rows to add; `existing_grants`:
+    (grant pk, cluster pk, quota, delete) rows shown on the page."""
+    data = {
+        "net_regional_id": "region-1",
+        "subnet_id": "subnet-b",
+        "cidr": "10.0.5.0/24",
+        "gateway": "10.0.5.1",
+        "open_without_grants": "on",
+    }
+    data.update({key: value for key, value in fields.items() if value is not None})
+    for key in [key for key, value in fields.items() if value is None]:
+        data.pop(key, None)
+    grant_rows = list(existing_grants) + [(None, cluster, quota, False) for cluster, quota in grants]
+    data.update(
+        {
+            "grants-TOTAL_FORMS": str(len(grant_rows)),
+            "grants-INITIAL_FORMS": str(len(existing_grants)),
+            "grants-MIN_NUM_FORMS": "0",
+            "grants-MAX_NUM_FORMS": "1000",
+        }
+    )
+    for i, (pk, cluster, quota, delete) in enumerate(grant_rows):
+        data[f"grants-{i}-id"] = str(pk or "")
+        data[f"grants-{i}-cluster"] = str(cluster)
+        data[f"grants-{i}-quota"] = "" if quota is None else str(quota)
+        if delete:
+            data[f"grants-{i}-DELETE"] = "on"
     rows = list(existing) + [(None, first, last) for first, last in exclusions]
     data.update(
         {
@@ -57,9 +82,8 @@ def test_list_shows_capacity_reserved_bound_free_and_a_bar(admin_client, v1):
     v1.require("pod-1")
     page = admin_client.get(reverse("admin:pools_subnet_changelist")).content.decode()
     # 10.0.3.0/24: 254 usable, minus the gateway.
-    for cell in ('class="field-capacity">253<', 'class="field-reserved">4<', 'class="field-bound">1<'):
-        assert cell in page
-    assert 'class="field-free">249<' in page
+    for field, figure in (("capacity", 253), ("reserved", 4), ("bound", 1), ("free", 249)):
+        assert f'class="field-{field}"><span class="ipr-num" title="{figure}">{figure}</span><' in page
     assert "ipresmgr-bar" in page
 
 

@@ -14,9 +14,10 @@ from django.db import connection
 from django.test import override_settings
 from django.utils import timezone
 
-from pools import addressing
+from pools import addressing, services
+from pools.choices import AdminAction
 from pools.models import Address, Pool
-from tests.conftest import make_subnet
+from tests.conftest import command_ctx, make_subnet
 
 SUBNET_B = "subnet-b"
 
@@ -278,3 +279,12 @@ def test_released_pool_past_grace_gives_idle_addresses_back_on_next_reservation(
         assert Pool.objects.get(pk=old.pk).reserved_count == 0
         ok, out = run_check()
     assert ok, out
+
+
+def test_an_open_subnet_with_grants_is_reported(cluster_token):
+    subnet = make_subnet()
+    services.subnet_grant(ctx=command_ctx(AdminAction.SUBNET_GRANT), subnet=subnet, cluster_id="c1")
+    assert run_check()[0]
+    sql("UPDATE pools_subnet SET open_without_grants = %s", [True])
+    ok, out = run_check()
+    assert not ok and "subnet subnet-a is open to every cluster although it grants some" in out

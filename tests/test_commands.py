@@ -6,7 +6,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from pools.models import ApiToken, Subnet
+from pools.models import ApiToken, AuditEvent, Subnet, SubnetGrant
 from tests.conftest import V1
 
 
@@ -108,3 +108,54 @@ def test_demo_sets_up_data_and_prints_curls():
     assert "curl" in out and "/v1/ip/require" in out
     assert Subnet.objects.filter(subnet_id="subnet-demo").exists()
     run("demo")  # again: harmless
+
+
+@pytest.mark.django_db
+def test_grant_subnet_and_revoke_subnet_set_who_may_grow_pools_there():
+    run("create_cluster", "--cluster-id", "prod-1")
+    token = run("create_cluster", "--cluster-id", "prod-2").strip().splitlines()[-1]
+    run("create_subnet", "--net-regional-id", "r", "--subnet-id", "s", "--cidr", "10.1.0.0/24", "--gateway", "10.1.0.1")
+    out = run("grant_subnet", "--cluster-id", "prod-1", "--subnet-id", "s", "--quota", "10")
+    assert out.strip() == (
+        "cluster prod-1 granted subnet s with a quota of 10 addresses; the subnet now serves granted clusters only"
+    )
+    assert "nothing to do" in run("grant_subnet", "--cluster-id", "prod-1", "--subnet-id", "s", "--quota", "10")
+    assert "-> no quota" in run("grant_subnet", "--cluster-id", "prod-1", "--subnet-id", "s")
+    client = V1(token)
+    body = client.create_pool(1, cluster="prod-2", region="r", subnet_id="s", gateway="10.1.0.1").json()
+    assert body["Code"] == 3 and "may not use subnet s" in body["Msg"]
+    run("grant_subnet", "--cluster-id", "prod-2", "--subnet-id", "s", "--quota", "1")
+    assert client.create_pool(1, cluster="prod-2", region="r", subnet_id="s", gateway="10.1.0.1").json()["Code"] == 0
+    out = run("revoke_subnet", "--cluster-id", "prod-2", "--subnet-id", "s")
+    assert out.startswith("grant of subnet s to cluster prod-2 withdrawn; its pools keep the 1 addresses")
+    assert "nothing to do" in run("revoke_subnet", "--cluster-id", "prod-2", "--subnet-id", "s")
+    assert SubnetGrant.objects.get().cluster.cluster_id == "prod-1"
+    actions = AuditEvent.objects.filter(actor="manage.py", admin_action__startswith="subnet_g")
+    assert actions.count() == 3  # two grants, one quota change; repeats are not events
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (("grant_subnet", "--cluster-id", "nobody", "--subnet-id", "s"), "cluster 'nobody' is not registered"),
+        (("grant_subnet", "--cluster-id", "prod-1", "--subnet-id", "nope"), "subnet 'nope' is not registered"),
+        (("grant_subnet", "--cluster-id", "prod-1", "--subnet-id", "s", "--quota", "-1"), "must not be negative"),
+        (("revoke_subnet", "--cluster-id", "nobody", "--subnet-id", "s"), "cluster 'nobody' is not registered"),
+    ],
+)
+def test_grant_and_revoke_refuse_unknown_names(args, error):
+    run("create_cluster", "--cluster-id", "prod-1")
+    run("create_subnet", "--net-regional-id", "r", "--subnet-id", "s", "--cidr", "10.1.0.0/24", "--gateway", "10.1.0.1")
+    with pytest.raises(CommandError, match=error):
+        run(*args)
+    assert not SubnetGrant.objects.exists()
+
+
+@pytest.mark.django_db
+def test_create_subnet_refuses_an_absurdly_large_network():
+    with pytest.raises(CommandError, match="0.0.0.0/0 is far too large"):
+        run(
+            "create_subnet", "--net-regional-id", "r", "--subnet-id", "s", "--cidr", "0.0.0.0/0", "--gateway", "0.0.0.1"
+        )
+    assert not Subnet.objects.exists()

@@ -69,3 +69,22 @@ def test_bindings_move_to_leases_and_back():
         ("10.0.3.11", None, ""),
     ]
     call_command("migrate", verbosity=0)  # leave the test database as the other tests expect it
+
+
+BEFORE_GRANTS = [("pools", "0004_address_binding_columns_move_to_leases")]
+
+
+def test_subnets_registered_before_grants_stay_open_and_the_migration_goes_back():
+    migrate_to(BEFORE_GRANTS)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO pools_subnet (net_regional_id, subnet_id, cidr, gateway, ip_version, alloc_cursor, created_at)"
+            " VALUES ('r', 's', '10.0.3.0/24', '10.0.3.1', 4, '', %s)",
+            [timezone.now()],
+        )
+    migrate_to(MigrationExecutor(connection).loader.graph.leaf_nodes())
+    assert rows("SELECT subnet_id, open_without_grants FROM pools_subnet") == [("s", True)]
+    assert rows("SELECT COUNT(*) FROM pools_subnetgrant") == [(0,)]
+    migrate_to(BEFORE_GRANTS)
+    assert rows("SELECT subnet_id FROM pools_subnet") == [("s",)]
+    call_command("migrate", verbosity=0)

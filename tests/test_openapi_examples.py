@@ -105,7 +105,7 @@ def read_scenarios(path: str, bad_filter: dict) -> dict:
 
 REQUIRE = {"ReqID": "r2", **WEB, **POD}
 RELEASE = {"ReqID": "r3", **WEB, **POD, "IP": "10.0.3.10"}
-SCALE = {"ReqID": "r1", **WEB, "K8SApiResourceOldReplicas": 3, "K8SApiResourceNewReplicas": 5}
+SCALE = {"ReqID": "r4", **WEB, "K8SApiResourceOldReplicas": 3, "K8SApiResourceNewReplicas": 5}
 SUBNET_B = {
     "ReqID": "r6",
     "NetRegionalID": "region-1",
@@ -113,6 +113,7 @@ SUBNET_B = {
     "CIDR": "10.0.4.0/24",
     "Gateway": "10.0.4.1",
     "Exclude": ["10.0.4.2-10.0.4.9", "10.0.4.200"],
+    "Grants": [{"K8SClusterID": "demo-cluster", "Quota": 100}],
 }
 
 
@@ -131,6 +132,20 @@ def _create_pool(demo):
 def _create_pool_in_v6(demo):
     body = {**CREATE, "ReqID": "setup-1", "SubnetID": "subnet-demo-v6", "SubnetGatewayAddr": "fd00:3::1"}
     assert demo.call("post", "/v1/ippool/create", body).json()["Code"] == 0
+
+
+def _grant(subnet_id: str, cluster_id: str, *quota: str):
+    """The operator grants the subnet to the cluster (registering the cluster if need be)."""
+
+    def run(demo):
+        if cluster_id != "demo-cluster":
+            call_command("create_cluster", "--cluster-id", cluster_id, stdout=io.StringIO())
+        quota_args = ("--quota", *quota) if quota else ()
+        call_command(
+            "grant_subnet", "--cluster-id", cluster_id, "--subnet-id", subnet_id, *quota_args, stdout=io.StringIO()
+        )
+
+    return run
 
 
 def _fill_pool(demo):
@@ -166,6 +181,18 @@ SCENARIOS = {
         ("409", "Code 21 PoolConflict"): _then(
             _create_pool_in_v6, lambda d: d.call("post", "/v1/ippool/create", {"ReqID": "r1", **CREATE})
         ),
+        ("403", "Code 3 Forbidden: subnet not granted"): _then(
+            _grant("subnet-demo-v6", "other-cluster"),
+            lambda d: d.call(
+                "post",
+                "/v1/ippool/create",
+                {**CREATE, "ReqID": "r1", "SubnetID": "subnet-demo-v6", "SubnetGatewayAddr": "fd00:3::1"},
+            ),
+        ),
+        ("409", "Code 12 SubnetExhausted: quota"): _then(
+            _grant("subnet-demo", "demo-cluster", "2"),
+            lambda d: d.call("post", "/v1/ippool/create", {"ReqID": "r1", **CREATE}),
+        ),
     },
     ("post", "/v1/ippool/scale"): {
         ("200", "Code 0 Success"): _then(_create_pool, lambda d: d.call("post", "/v1/ippool/scale", SCALE)),
@@ -175,6 +202,14 @@ SCENARIOS = {
         ("409", "Code 12 SubnetExhausted"): _then(
             _create_pool,
             lambda d: d.call("post", "/v1/ippool/scale", {**SCALE, "K8SApiResourceNewReplicas": 500}),
+        ),
+        ("403", "Code 3 Forbidden: subnet not granted"): _then(
+            lambda d: (_create_pool(d), _grant("subnet-demo", "other-cluster")(d)),
+            lambda d: d.call("post", "/v1/ippool/scale", SCALE),
+        ),
+        ("409", "Code 12 SubnetExhausted: quota"): _then(
+            lambda d: (_create_pool(d), _grant("subnet-demo", "demo-cluster", "4")(d)),
+            lambda d: d.call("post", "/v1/ippool/scale", SCALE),
         ),
     },
     ("post", "/v1/ippool/release"): {
@@ -204,6 +239,9 @@ SCENARIOS = {
         ("200", "Code 0 Success"): lambda d: d.call("post", "/v1/subnets", SUBNET_B, token="operator"),
         ("400", "Code 1 InvalidRequest"): lambda d: d.call(
             "post", "/v1/subnets", {**SUBNET_B, "CIDR": "10.0.4.1/24"}, token="operator"
+        ),
+        ("400", "Code 1 InvalidRequest: network too large"): lambda d: d.call(
+            "post", "/v1/subnets", {**SUBNET_B, "CIDR": "0.0.0.0/0", "Gateway": "0.0.0.1"}, token="operator"
         ),
         ("409", "Code 1 InvalidRequest"): lambda d: d.call(
             "post", "/v1/subnets", {**SUBNET_B, "SubnetID": "subnet-demo"}, token="operator"

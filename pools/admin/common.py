@@ -5,11 +5,17 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.template.response import TemplateResponse
+from django.utils import timezone
 
 from pools.choices import AdminAction
 from pools.domain import CallContext, admin_actor
 from pools.errors import ServiceError
 from pools.models import Cluster, Pool
+
+
+def short_time(value) -> str:
+    """A time in a list column: `2026-05-04 14:02` (UTC), the full time on the row's own page."""
+    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M") if value else "-"
 
 
 def admin_ctx(request, action: AdminAction) -> CallContext:

@@ -1,14 +1,19 @@
-"""Console pages for pools: filter and inspect them, resize and release them."""
+"""Console pages for pools: filter and inspect them (a pool's page lists its addresses), resize and
+release them."""
 
 from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
+from django.core.paginator import Paginator
 
 from pools import selectors, services
-from pools.admin.common import ReadOnlyChangeMixin, admin_ctx, confirmation, for_each
+from pools.admin.common import ReadOnlyChangeMixin, admin_ctx, confirmation, for_each, short_time
 from pools.choices import AdminAction, PoolState
-from pools.models import Pool
+from pools.models import Address, Pool
+from pools.templatetags.pools_admin import cut
+
+ADDRESSES_PER_PAGE = 50
 
 
 class ResizeForm(forms.Form):
@@ -17,8 +22,9 @@ class ResizeForm(forms.Form):
 
 @admin.register(Pool)
 class PoolAdmin(ReadOnlyChangeMixin, admin.ModelAdmin):
-    list_display = ["workload", "subnet", "state", "target", "reserved_count", "bound", "idle", "surge", "updated_at"]
+    list_display = ["workload", "subnet_name", "state", "target", "reserved", "bound", "idle", "surge", "updated"]
     list_filter = ["k8s_cluster_id", "namespace", "kind", "state", "subnet"]
+    change_form_template = "admin/pools/pool/change_form.html"
     search_fields = ["name", "namespace", "k8s_cluster_id"]
     list_select_related = ["subnet"]
     actions = ["resize", "release"]
@@ -31,7 +37,29 @@ class PoolAdmin(ReadOnlyChangeMixin, admin.ModelAdmin):
 
     @admin.display(description="workload", ordering="name")
     def workload(self, obj):
-        return str(obj)
+        return cut(obj, "long")
+
+    @admin.display(description="subnet", ordering="subnet__subnet_id")
+    def subnet_name(self, obj):
+        return cut(obj.subnet.subnet_id)
+
+    @admin.display(description="reserved", ordering="reserved_count")
+    def reserved(self, obj):
+        return obj.reserved_count
+
+    @admin.display(description="updated", ordering="updated_at")
+    def updated(self, obj):
+        return short_time(obj.updated_at)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        """The pool's page lists its addresses, a page at a time, each linking to its own page. In
+        use or idle is the address's `idle_since`; which pod holds it is on the address's page."""
+        pool = self.get_object(request, object_id)
+        if pool is not None:
+            addresses = Address.objects.filter(pool=pool).order_by("ip_key")
+            page = Paginator(addresses, ADDRESSES_PER_PAGE).get_page(request.GET.get("addresses_page"))
+            extra_context = {**(extra_context or {}), "addresses_page": page}
+        return super().change_view(request, object_id, form_url, extra_context)
 
     @admin.display(description="bound", ordering="n_bound")
     def bound(self, obj):

@@ -1,19 +1,22 @@
-"""Console pages for subnets: register and change them with their exclusions, see their usage."""
+"""Console pages for subnets: register and change them with their exclusions and the clusters
+allowed to use them (grants, quotas), see their usage."""
 
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Count, Sum
 from django.http import HttpResponseRedirect
-from django.utils.html import format_html
 
 from pools import selectors, services
 from pools.admin.common import NoDeleteMixin, admin_ctx, refused
 from pools.choices import AdminAction
 from pools.errors import ServiceError
-from pools.models import Subnet, SubnetExclusion
+from pools.models import Pool, Subnet, SubnetExclusion, SubnetGrant
+from pools.templatetags.pools_admin import count_cell, utilization_bar
 
 
 class ExclusionForm(forms.ModelForm):
@@ -47,6 +50,7 @@ class ExclusionFormSet(forms.BaseInlineFormSet):
         if not subnet.cidr or not subnet.gateway:
             return  # the subnet's own form shows what is missing
         definition = {"cidr": subnet.cidr, "gateway": subnet.gateway, "exclusions": self.exclusion_texts()}
+        definition["force"] = getattr(subnet, "ipresmgr_force", False)  # the subnet form's tick box
         try:
             if subnet.pk is None:
                 services.subnet_definition_check(net_regional_id=subnet.net_regional_id, **definition)
@@ -67,53 +71,105 @@ class ExclusionInline(admin.TabularInline):
     verbose_name_plural = "excluded addresses and ranges (never handed out)"
 
 
+class GrantInline(admin.TabularInline):
+    """The clusters allowed to use the subnet. Saved by the access service with the subnet (see
+    SubnetAdmin.save_related): a removed row withdraws the grant, and each change is audited."""
+
+    model = SubnetGrant
+    fields = ["cluster", "quota", "reserved_here"]
+    readonly_fields = ["reserved_here"]
+    extra = 1
+    verbose_name = "cluster allowed to use this subnet"
+    verbose_name_plural = (
+        "clusters allowed to use this subnet (once any is listed, only those may grow pools here; removing one "
+        "refuses its growth only, its pools keep their addresses)"
+    )
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if db_field.name == "cluster":  # clusters are registered on their own page (a token is shown once)
+            widget = field.widget
+            widget.can_add_related = widget.can_change_related = widget.can_view_related = False
+        return field
+
+    @admin.display(description="reserved here now")
+    def reserved_here(self, grant):
+        if grant.pk is None:
+            return "-"
+        pools = Pool.objects.filter(subnet_id=grant.subnet_id, k8s_cluster_id=grant.cluster.cluster_id)
+        return pools.aggregate(n=Sum("reserved_count"))["n"] or 0
+
+
 class SubnetForm(forms.ModelForm):
+    force = forms.BooleanField(
+        required=False,
+        label="register even though the network is huge",
+        help_text="A network larger than an IPv4 /8 or an IPv6 /32 (0.0.0.0/0, ::/0) is refused unless ticked.",
+    )
+
     class Meta:
         model = Subnet
-        fields = ["net_regional_id", "subnet_id", "cidr", "gateway"]
+        fields = ["net_regional_id", "subnet_id", "cidr", "gateway", "open_without_grants"]
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is None:
+            self.fields["open_without_grants"].initial = settings.IPRESMGR_SUBNETS_OPEN_BY_DEFAULT
 
-def utilization_bar(use: selectors.SubnetUsage):
-    color = "#ba2121" if use.percent >= 90 else "#e6a700" if use.percent >= 70 else "#417690"
-    return format_html(
-        '<div class="ipresmgr-bar" title="{}% reserved" style="width:120px;background:#ddd;display:inline-block">'
-        '<div style="width:{}%;background:{};height:10px"></div></div> {}%',
-        use.percent,
-        use.percent,
-        color,
-        use.percent,
-    )
+    def clean(self):
+        cleaned = super().clean()
+        # The exclusions' formset checks the whole definition; it reads the tick box from here.
+        self.instance.ipresmgr_force = bool(cleaned.get("force"))
+        return cleaned
 
 
 @admin.register(Subnet)
 class SubnetAdmin(NoDeleteMixin, admin.ModelAdmin):
     form = SubnetForm
-    inlines = [ExclusionInline]
-    list_display = ["subnet_id", "net_regional_id", "cidr", "gateway", "capacity", "reserved", "bound", "free", "use"]
-    list_filter = ["net_regional_id", "ip_version"]
+    inlines = [ExclusionInline, GrantInline]
+    list_display = [
+        "subnet_id",
+        "net_regional_id",
+        "cidr",
+        "gateway",
+        "access",
+        "capacity",
+        "reserved",
+        "bound",
+        "free",
+        "use",
+    ]
+    list_filter = ["net_regional_id", "ip_version", "open_without_grants"]
     search_fields = ["subnet_id", "cidr", "net_regional_id"]
 
     def get_queryset(self, request):
-        return selectors.subnets_with_usage(super().get_queryset(request))
+        subnets = selectors.subnets_with_usage(super().get_queryset(request))
+        return subnets.annotate(n_grants=Count("grants", distinct=True))
+
+    @admin.display(description="access")
+    def access(self, obj):
+        if obj.n_grants:
+            return f"{obj.n_grants} granted"
+        return "every cluster" if obj.open_without_grants else "closed"
 
     def get_readonly_fields(self, request, obj=None):
         return ["net_regional_id", "subnet_id"] if obj else []
 
     @admin.display(description="capacity")
     def capacity(self, obj):
-        return selectors.usage(obj).capacity
+        return count_cell(selectors.usage(obj).capacity)
 
     @admin.display(description="reserved", ordering="n_reserved")
     def reserved(self, obj):
-        return selectors.usage(obj).reserved
+        return count_cell(selectors.usage(obj).reserved)
 
     @admin.display(description="bound", ordering="n_bound")
     def bound(self, obj):
-        return selectors.usage(obj).bound
+        return count_cell(selectors.usage(obj).bound)
 
     @admin.display(description="free")
     def free(self, obj):
-        return selectors.usage(obj).free
+        return count_cell(selectors.usage(obj).free)
 
     @admin.display(description="utilization")
     def use(self, obj):
@@ -123,9 +179,15 @@ class SubnetAdmin(NoDeleteMixin, admin.ModelAdmin):
         pass  # saved with its exclusions in save_related, by the service
 
     def save_related(self, request, form, formsets, change):
-        formset = next(f for f in formsets if isinstance(f, ExclusionFormSet))
-        exclusions = formset.exclusion_texts()
+        exclusions = next(f for f in formsets if isinstance(f, ExclusionFormSet)).exclusion_texts()
+        grant_forms = next(f for f in formsets if f.model is SubnetGrant).forms
+        grants = {
+            f.cleaned_data["cluster"].cluster_id: f.cleaned_data.get("quota")
+            for f in grant_forms
+            if f.cleaned_data.get("cluster") and not f.cleaned_data.get("DELETE")
+        }
         data = form.cleaned_data
+        open_without_grants = data["open_without_grants"] and not grants  # moot while any cluster is granted
         subnet = form.instance
         try:
             if change:
@@ -135,17 +197,27 @@ class SubnetAdmin(NoDeleteMixin, admin.ModelAdmin):
                     cidr=data["cidr"],
                     gateway=data["gateway"],
                     exclusions=exclusions,
+                    force=data["force"],
+                )
+                services.subnet_access_set(
+                    ctx=admin_ctx(request, AdminAction.SUBNET_ACCESS),
+                    subnet=subnet,
+                    grants=grants,
+                    open_without_grants=open_without_grants,
                 )
             else:
-                created, _ = services.subnet_create(
+                registration = services.subnet_register(
                     ctx=admin_ctx(request, AdminAction.SUBNET_CREATE),
                     net_regional_id=data["net_regional_id"],
                     subnet_id=data["subnet_id"],
                     cidr=data["cidr"],
                     gateway=data["gateway"],
                     exclusions=exclusions,
+                    grants=grants,
+                    open_without_grants=open_without_grants,
+                    force=data["force"],
                 )
-                subnet.pk = created.pk
+                subnet.pk = registration.subnet.pk
         except ServiceError as exc:  # changed by someone else since the form was checked
             refused(self, request, "Subnet", exc)
             transaction.set_rollback(True)

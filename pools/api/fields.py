@@ -27,6 +27,17 @@ class StrictIntegerField(serializers.IntegerField):
         return super().to_internal_value(data)
 
 
+class StrictBooleanField(serializers.BooleanField):
+    """A JSON bool, not 0, 1 or a string."""
+
+    default_error_messages = {"invalid": "must be a JSON bool (true or false)"}
+
+    def to_internal_value(self, data):
+        if type(data) is not bool:
+            self.fail("invalid")
+        return data
+
+
 class StrictCharField(serializers.CharField):
     """A JSON string, taken as sent (no trimming), with no NUL character."""
 

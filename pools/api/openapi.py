@@ -22,10 +22,12 @@ CODE_MEANING = {
     Code.INVALID_REQUEST: "not a JSON object, a missing or ill-typed field, a value out of range, a bad filter; "
     "Msg names the field (HTTP 400; 413 body too large; 415 not JSON)",
     Code.UNAUTHENTICATED: "no token, or an unknown or revoked token",
-    Code.FORBIDDEN: "the token may not act on this K8SClusterID, or is not an operator token",
+    Code.FORBIDDEN: "the token may not act on this K8SClusterID, or is not an operator token; or create, scale or "
+    "surge in a subnet that does not grant the cluster (Msg names the subnet)",
     Code.SUBNET_NOT_FOUND: "create names a SubnetID not registered under that NetRegionalID",
     Code.SUBNET_MISMATCH: "SubnetGatewayAddr differs from the registered gateway",
-    Code.SUBNET_EXHAUSTED: "the subnet has too few free addresses to create or grow the pool; nothing is reserved",
+    Code.SUBNET_EXHAUSTED: "the subnet has too few free addresses to create or grow the pool, or the growth would "
+    "pass the cluster's quota in the subnet (Msg names the quota); nothing is reserved",
     Code.POOL_NOT_FOUND: "scale or require for a workload with no active pool",
     Code.POOL_CONFLICT: "create for a workload whose active pool is in another subnet",
     Code.NO_ADDRESS_AVAILABLE: "require: every address of the pool is bound and no surge is left",
@@ -53,8 +55,29 @@ ENUMS = {
 }
 
 
+# drf-spectacular names the "" of a blank choice and the null of a nullable one as schemas of
+# their own; they are no types of ours, so they are written out where they are used.
+INLINED_ENUMS = {"BlankEnum": {"type": "string", "enum": [""]}, "NullEnum": {"enum": [None]}}
+
+
+def _inline_helper_enums(node):
+    if isinstance(node, dict):
+        ref = node.get("$ref", "")
+        name = ref.rsplit("/", 1)[-1] if ref.startswith("#/components/schemas/") else None
+        if name in INLINED_ENUMS:
+            return dict(INLINED_ENUMS[name])
+        return {key: _inline_helper_enums(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_inline_helper_enums(item) for item in node]
+    return node
+
+
 def enum_postprocessing_hook(result, generator, request, public):
-    """Describe what every value of the wire enums means, with names for client generators."""
+    """Describe what every value of the wire enums means, with names for client generators; write
+    out drf-spectacular's BlankEnum and NullEnum where they are used."""
+    result = _inline_helper_enums(result)
+    for name in INLINED_ENUMS:
+        result.get("components", {}).get("schemas", {}).pop(name, None)
     schemas = result.get("components", {}).get("schemas", {})
     for name, (choices, meaning, summary) in ENUMS.items():
         schema = schemas.get(name)
@@ -132,19 +155,31 @@ DEMO_WORKLOAD = {
 FORBIDDEN_MSG = "K8SClusterID: this token may not act on cluster 'other-cluster'"
 TOO_LARGE_MSG = as_service_error(RequestDataTooBig()).msg
 NOT_JSON_MSG = "Content-Type must be application/json, not text/plain"
+NOT_GRANTED_MSG = (
+    "K8SClusterID: cluster 'demo-cluster' may not use subnet subnet-demo; an operator must grant it "
+    "(manage.py grant_subnet); nothing reserved"
+)
+NOT_GRANTED_V6_MSG = NOT_GRANTED_MSG.replace("subnet subnet-demo;", "subnet subnet-demo-v6;")
 
 
 def error_example(
-    code: Code, msg: str, *, status: int | None = None, req_type: ReqType | None = None, fields: dict | None = None
+    code: Code,
+    msg: str,
+    *,
+    status: int | None = None,
+    req_type: ReqType | None = None,
+    fields: dict | None = None,
+    case: str = "",
+    req_id: str = "r1",
 ) -> OpenApiExample:
-    """An example refusal, as `answer()` builds it."""
-    value = {"ReqID": "r1"}
+    """An example refusal, as `answer()` builds it. `case` tells apart two examples of one Code."""
+    value = {"ReqID": req_id}
     if req_type in WEBHOOK_REQ_TYPES:
         value["ReqType"] = int(req_type)
     value.update(fields or {})
     value.update({"Code": int(code), "Msg": msg})
     return OpenApiExample(
-        f"Code {int(code)} {code.label}",
+        f"Code {int(code)} {code.label}" + (f": {case}" if case else ""),
         value=value,
         response_only=True,
         status_codes=[str(status or HTTP_STATUS_BY_CODE[code])],
@@ -172,20 +207,25 @@ def post_errors(invalid_msg: str, *, forbidden_msg: str = FORBIDDEN_MSG, **examp
     ]
 
 
-def _webhook_examples(req_type: ReqType, request: dict, success_msg: str, errors: list[tuple[Code, str]]):
+def _webhook_examples(req_type: ReqType, req_id: str, request: dict, success_msg: str, errors: list[tuple]):
+    """`errors`: (Code, Msg) or (Code, Msg, case) of the refusals particular to the call. The ReqIDs
+    follow README's "Calling it": r1 create, r2 require, r3 release IP, r4 scale, r5 release pool."""
     examples = [
-        OpenApiExample("Request", value={"ReqID": "r1", **request}, request_only=True),
+        OpenApiExample("Request", value={"ReqID": req_id, **request}, request_only=True),
         OpenApiExample(
             "Code 0 Success",
-            value={"ReqID": "r1", "ReqType": int(req_type), "Code": 0, "Msg": success_msg},
+            value={"ReqID": req_id, "ReqType": int(req_type), "Code": 0, "Msg": success_msg},
             response_only=True,
             status_codes=["200"],
         ),
         *post_errors(
-            "K8SApiResourceKind: must be 0 (Deployment), 1 (StatefulSet), 2 (Job) or 3 (CronJob)", req_type=req_type
+            "K8SApiResourceKind: must be 0 (Deployment), 1 (StatefulSet), 2 (Job) or 3 (CronJob)",
+            req_type=req_type,
+            req_id=req_id,
         ),
     ]
-    examples += [error_example(code, msg, req_type=req_type) for code, msg in errors]
+    for code, msg, *case in errors:
+        examples.append(error_example(code, msg, case=case[0] if case else "", req_type=req_type, req_id=req_id))
     return examples
 
 
@@ -193,7 +233,9 @@ CREATE_IP_POOL = extend_schema(
     summary="Create a workload's IP pool",
     description=(
         "Reserve `K8SApiResourceReplicas` addresses of the subnet for the workload, all or nothing. "
-        "A repeated create in the same subnet succeeds and sets the pool's target to the new count."
+        "A repeated create in the same subnet succeeds and sets the pool's target to the new count. "
+        "A new pool needs a subnet that serves the cluster (Code 3 otherwise, even for 0 replicas), and the "
+        "addresses must fit the cluster's quota there, if it has one (Code 12)."
     ),
     request={"application/json": CreateIPPoolRequest},
     responses=contract_responses(
@@ -201,6 +243,7 @@ CREATE_IP_POOL = extend_schema(
     ),
     examples=_webhook_examples(
         ReqType.CREATE_IP_POOL,
+        "r1",
         {
             **DEMO_WORKLOAD,
             "K8SApiResourceReplicas": 3,
@@ -223,6 +266,13 @@ CREATE_IP_POOL = extend_schema(
                 Code.POOL_CONFLICT,
                 "workload demo-cluster/default/Deployment/web already has an active pool in subnet subnet-demo-v6",
             ),
+            (Code.FORBIDDEN, NOT_GRANTED_V6_MSG, "subnet not granted"),
+            (
+                Code.SUBNET_EXHAUSTED,
+                "quota of cluster 'demo-cluster' in subnet subnet-demo is 2 addresses; 0 reserved, 3 more needed; "
+                "nothing reserved",
+                "quota",
+            ),
         ],
     ),
     tags=["webhook"],
@@ -237,7 +287,7 @@ RELEASE_IP_POOL = extend_schema(
     request={"application/json": ReleaseIPPoolRequest},
     responses=contract_responses(WebhookResponse, ()),
     examples=_webhook_examples(
-        ReqType.RELEASE_IP_POOL, DEMO_WORKLOAD, "pool released; 0 addresses still bound or in grace", []
+        ReqType.RELEASE_IP_POOL, "r5", DEMO_WORKLOAD, "pool released; 0 addresses still bound or in grace", []
     ),
     tags=["webhook"],
 )
@@ -246,12 +296,14 @@ SCALE_IP_POOL = extend_schema(
     summary="Scale a workload's IP pool",
     description=(
         "The pool's target becomes `K8SApiResourceNewReplicas`. Growing reserves addresses, all or nothing; "
-        "shrinking returns idle addresses beyond the target at once."
+        "shrinking returns idle addresses beyond the target at once. Growing needs a subnet that still serves "
+        "the cluster (Code 3) and room in the cluster's quota there (Code 12); shrinking never does."
     ),
     request={"application/json": ScaleIPPoolRequest},
     responses=contract_responses(WebhookResponse, (Code.POOL_NOT_FOUND, Code.SUBNET_EXHAUSTED)),
     examples=_webhook_examples(
         ReqType.SCALE_IP_POOL,
+        "r4",
         {**DEMO_WORKLOAD, "K8SApiResourceOldReplicas": 3, "K8SApiResourceNewReplicas": 5},
         "pool scaled: target 5, 5 addresses reserved",
         [
@@ -259,6 +311,13 @@ SCALE_IP_POOL = extend_schema(
             (
                 Code.SUBNET_EXHAUSTED,
                 "subnet subnet-demo (10.0.3.0/24) has too few free addresses; 497 needed; nothing reserved",
+            ),
+            (Code.FORBIDDEN, NOT_GRANTED_MSG, "subnet not granted"),
+            (
+                Code.SUBNET_EXHAUSTED,
+                "quota of cluster 'demo-cluster' in subnet subnet-demo is 4 addresses; 3 reserved, 2 more needed; "
+                "nothing reserved",
+                "quota",
             ),
         ],
     ),

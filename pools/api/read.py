@@ -2,7 +2,7 @@
 
 Each list names its selector, serializer and filter set. Answers carry the /v1 envelope around a
 page: Count, Next, Previous, Results. A cluster token sees its own cluster's pools and events; an
-operator token sees everything; every token sees the subnets."""
+operator token sees everything; a cluster token sees the subnets its cluster may use."""
 
 from __future__ import annotations
 
@@ -50,7 +50,11 @@ class SubnetsView(ReadView):
 
     @staticmethod
     def selector(actor):
-        return selectors.subnets_with_usage().order_by("net_regional_id", "subnet_id", "id")
+        return selectors.subnets_visible_to(actor).order_by("net_regional_id", "subnet_id", "id")
+
+    def paginate_queryset(self, queryset):
+        page = super().paginate_queryset(queryset)
+        return selectors.attach_cluster_usage(page, self.request.user)
 
     def post(self, request, *args, **kwargs):
         return self.serve_call(SubnetCreateRequest, self.register, self.authorize)
@@ -61,14 +65,23 @@ class SubnetsView(ReadView):
             raise ServiceError(Code.FORBIDDEN, "only an operator token may register subnets")
 
     def register(self, ctx, data):
-        subnet, created = services.subnet_create(
+        grants = data.get("Grants")
+        registration = services.subnet_register(
             ctx=ctx,
             net_regional_id=data["NetRegionalID"],
             subnet_id=data["SubnetID"],
             cidr=data["CIDR"],
             gateway=data["Gateway"],
             exclusions=data["Exclude"],
+            grants=None if grants is None else {grant["K8SClusterID"]: grant["Quota"] for grant in grants},
+            open_without_grants=data.get("OpenWithoutGrants"),
         )
-        subnet = self.selector(ctx.actor).get(pk=subnet.pk)
-        msg = "subnet registered" if created else "subnet already registered with this definition; nothing to do"
+        (subnet,) = selectors.attach_cluster_usage([self.selector(ctx.actor).get(pk=registration.subnet.pk)], ctx.actor)
+        changes = registration.access_changes
+        if registration.created:
+            msg = "; ".join(["subnet registered", *changes])
+        elif changes:
+            msg = "; ".join(["subnet already registered with this definition; access changed", *changes])
+        else:
+            msg = "subnet already registered with this definition; nothing to do"
         return msg, {"Subnet": SubnetOut(subnet).data}

@@ -142,6 +142,8 @@ SUBNET_ROW = {
     "Reserved": 3,
     "Bound": 1,
     "Free": 242,
+    "OpenWithoutGrants": True,
+    "Clusters": [{"K8SClusterID": "demo-cluster", "Granted": False, "Quota": None, "Reserved": 3}],
     "CreatedAt": "2026-10-01T14:00:00Z",
 }
 
@@ -174,24 +176,30 @@ SUBNET_B_ROW = {
     "Reserved": 0,
     "Bound": 0,
     "Free": 244,
+    "OpenWithoutGrants": False,
+    "Clusters": [{"K8SClusterID": "demo-cluster", "Granted": True, "Quota": 100, "Reserved": 0}],
     "CreatedAt": "2026-10-01T14:05:00Z",
 }
 SUBNET_CREATE_CODES = (*ALWAYS, Code.FORBIDDEN)
 SUBNETS = extend_schema_view(
     get=list_schema(
-        "List subnets with their usage",
-        "Registered subnets with Capacity, Reserved, Bound and Free. Every token sees every subnet (a cluster "
-        "may create pools in any of them); the figures are totals, naming no workload.",
+        "List subnets with their usage and access",
+        "Registered subnets with Capacity, Reserved, Bound and Free (totals, naming no workload), and who may "
+        "use them. An operator token sees every subnet, with every cluster granted it or reserving addresses "
+        "in it (`Clusters`: grant, quota, addresses reserved). A cluster token sees only the subnets its "
+        "cluster may grow pools in (open ones and those granting it), with its own entry in `Clusters`.",
         SubnetOut,
         SUBNET_ROW,
         bad_filter_msg="IPVersion: Select a valid choice. 5 is not one of the available choices.",
     ),
     post=extend_schema(
-        summary="Register a subnet (operator token)",
+        summary="Register a subnet and set who may use it (operator token)",
         description=(
-            "Same as `manage.py create_subnet`. Registering the same definition again is success with "
-            "nothing to do; the same SubnetID with another definition is Code 1 with HTTP 409. A cluster "
-            "token gets Code 3."
+            "Same as `manage.py create_subnet` (and `grant_subnet` / `revoke_subnet` for `Grants`). Registering "
+            "the same definition again is success with nothing to do, or changes the access list when `Grants` or "
+            "`OpenWithoutGrants` differ; the same SubnetID with another definition is Code 1 with HTTP 409. "
+            "A network larger than an IPv4 /8 or an IPv6 /32 is refused (Code 1); only the console can force "
+            "one. A cluster token gets Code 3. Every change is audited."
         ),
         request={"application/json": SubnetCreateRequest},
         responses={
@@ -215,12 +223,19 @@ SUBNETS = extend_schema_view(
                     "CIDR": "10.0.4.0/24",
                     "Gateway": "10.0.4.1",
                     "Exclude": ["10.0.4.2-10.0.4.9", "10.0.4.200"],
+                    "Grants": [{"K8SClusterID": "demo-cluster", "Quota": 100}],
                 },
                 request_only=True,
             ),
             OpenApiExample(
                 "Code 0 Success",
-                value={"ReqID": "r6", "Subnet": SUBNET_B_ROW, "Code": 0, "Msg": "subnet registered"},
+                value={
+                    "ReqID": "r6",
+                    "Subnet": SUBNET_B_ROW,
+                    "Code": 0,
+                    "Msg": "subnet registered; cluster demo-cluster granted subnet subnet-b with a quota of 100 "
+                    "addresses",
+                },
                 response_only=True,
                 status_codes=["200"],
             ),
@@ -228,12 +243,23 @@ SUBNETS = extend_schema_view(
                 "CIDR: '10.0.4.1/24' is not a network: 10.0.4.1/24 has host bits set",
                 forbidden_msg="only an operator token may register subnets",
                 fields={"Subnet": None},
+                req_id="r6",
+            ),
+            error_example(
+                Code.INVALID_REQUEST,
+                "CIDR: 0.0.0.0/0 is far too large for a subnet (an IPv4 prefix shorter than /8); check the prefix "
+                "length. An operator can still register it from the console (tick 'register even though the "
+                "network is huge')",
+                fields={"Subnet": None},
+                case="network too large",
+                req_id="r6",
             ),
             error_example(
                 Code.INVALID_REQUEST,
                 "SubnetID: 'subnet-demo' is already registered with another definition",
                 status=409,
                 fields={"Subnet": None},
+                req_id="r6",
             ),
         ],
         tags=["subnets"],

@@ -8,9 +8,13 @@ from rest_framework import serializers
 
 from pools import selectors
 from pools.api.fields import (
+    INT32_MAX,
     ContractRequest,
     Envelope,
+    StrictBooleanField,
     StrictCharField,
+    StrictIntegerField,
+    cluster_id_field,
     ip_field,
     opaque_id_field,
     replicas_field,
@@ -56,6 +60,16 @@ BIG_INTEGER = {
 }
 
 
+@extend_schema_serializer(component_name="SubnetCluster")
+class SubnetClusterOut(serializers.Serializer):
+    K8SClusterID = serializers.CharField(source="cluster_id")
+    Granted = serializers.BooleanField(source="granted", help_text="Whether the subnet grants this cluster.")
+    Quota = serializers.IntegerField(
+        source="quota", allow_null=True, help_text="Addresses the cluster may reserve here; null: no quota."
+    )
+    Reserved = serializers.IntegerField(source="reserved", help_text="Addresses the cluster's pools reserve here.")
+
+
 @extend_schema_serializer(component_name="Subnet")
 class SubnetOut(serializers.Serializer):
     NetRegionalID = serializers.CharField(source="net_regional_id")
@@ -70,6 +84,17 @@ class SubnetOut(serializers.Serializer):
     Reserved = serializers.IntegerField(source="n_reserved", help_text="Addresses reserved by pools.")
     Bound = serializers.IntegerField(source="n_bound", help_text="Reserved addresses bound to a pod.")
     Free = serializers.SerializerMethodField(help_text="Capacity less Reserved.")
+    OpenWithoutGrants = serializers.BooleanField(
+        source="open_without_grants",
+        help_text="While no cluster is granted: true, every cluster may grow pools here; false, none may. "
+        "Once any cluster is granted, only the granted ones may.",
+    )
+    Clusters = SubnetClusterOut(
+        source="clusters",
+        many=True,
+        help_text="An operator token sees every cluster granted the subnet or reserving addresses in it; a "
+        "cluster token sees its own entry only.",
+    )
     CreatedAt = serializers.DateTimeField(source="created_at")
 
     @extend_schema_field({"type": "array", "items": {"type": "string"}})
@@ -125,6 +150,18 @@ class EventOut(serializers.Serializer):
 # Subnet registration ---------------------------------------------------------------------------
 
 
+class SubnetGrantRequest(serializers.Serializer):
+    K8SClusterID = cluster_id_field()
+    Quota = StrictIntegerField(
+        min_value=0,
+        max_value=INT32_MAX,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Addresses the cluster may reserve in the subnet; absent or null: no quota.",
+    )
+
+
 class SubnetCreateRequest(serializers.Serializer):
     ReqID = req_id_field()
     NetRegionalID = opaque_id_field(help_text="Network region (VPC) the subnet belongs to.")
@@ -138,6 +175,34 @@ class SubnetCreateRequest(serializers.Serializer):
         max_length=1000,
         help_text="Addresses (A) or inclusive ranges (A-B) never handed out.",
     )
+    Grants = serializers.ListField(
+        child=SubnetGrantRequest(),
+        required=False,
+        max_length=1000,
+        help_text="The clusters that may grow pools in the subnet, each with an optional quota. When given, the "
+        "subnet's access list becomes exactly this (also for a subnet already registered); absent: unchanged. "
+        "Withdrawing a grant refuses growth only: pools keep their addresses.",
+    )
+    OpenWithoutGrants = StrictBooleanField(
+        required=False,
+        help_text="What an empty access list means: true, every cluster may use the subnet; false, none may. "
+        "Absent: unchanged (a new subnet: the server's IPRESMGR_SUBNETS_OPEN_BY_DEFAULT). Must not be true "
+        "with Grants listing clusters.",
+    )
+
+    def validate(self, data):
+        grants = data.get("Grants")
+        if grants is not None:
+            seen = set()
+            for grant in grants:
+                if grant["K8SClusterID"] in seen:
+                    raise serializers.ValidationError({"Grants": f"cluster {grant['K8SClusterID']!r} is listed twice"})
+                seen.add(grant["K8SClusterID"])
+            if grants and data.get("OpenWithoutGrants"):
+                raise serializers.ValidationError(
+                    {"OpenWithoutGrants": "must not be true when Grants lists clusters: then only they may use it"}
+                )
+        return data
 
 
 class SubnetCreateResponse(Envelope):

@@ -2,6 +2,7 @@
 
 One module per idea; the allocation rules and their locks are in pools.allocation."""
 
+from pools.services.access import subnet_access_set, subnet_grant, subnet_revoke
 from pools.services.clusters import cluster_create, token_create, token_revoke
 from pools.services.pools import (
     pool_create,
@@ -16,6 +17,7 @@ from pools.services.subnets import (
     subnet_change_check,
     subnet_create,
     subnet_definition_check,
+    subnet_register,
     subnet_update,
 )
 
@@ -28,9 +30,13 @@ __all__ = [
     "pool_resize",
     "pool_scale",
     "released_pools_purge",
+    "subnet_access_set",
     "subnet_change_check",
     "subnet_create",
     "subnet_definition_check",
+    "subnet_grant",
+    "subnet_register",
+    "subnet_revoke",
     "subnet_update",
     "token_create",
     "token_revoke",

@@ -59,6 +59,8 @@ def pool_create(
             msg = f"pool re-created within the release grace; {pool.reserved_count} addresses kept"
         else:
             pool = Pool.objects.create(**workload.as_filter(), subnet=subnet, target=replicas)
+            # Through reserve_locked even with 0 replicas: it refuses a cluster the subnet does not serve.
+            allocation.reserve_locked(pool=pool, count=replicas, now=now)
             msg = "pool created"
     allocation.set_target_locked(pool=pool, target=replicas, now=now)
     audit_record(ctx, workload=workload, subnet_id=subnet_id, msg=msg, at=now, detail={"target": replicas})

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.conf import settings
+
 from pools import addressing, subnet_space
 from pools.allocation import lock_subnet
 from pools.audit import audit_record
@@ -12,6 +14,7 @@ from pools.choices import Code
 from pools.domain import CallContext
 from pools.errors import ServiceError
 from pools.models import Subnet, SubnetExclusion
+from pools.services.access import subnet_access_set
 from pools.transactions import service_transaction
 
 
@@ -49,15 +52,35 @@ def _parse_exclusions(network: addressing.IPNetwork, exclusions: list[str]) -> t
     return tuple(parsed)
 
 
+# A prefix shorter than these is almost surely a typo (0.0.0.0/0, ::/0, /4 for /24): no pod
+# network spans more than an IPv4 /8 or an IPv6 /32. Only the console can force one.
+SHORTEST_PREFIX = {4: 8, 6: 32}
+
+
 def subnet_definition_check(
-    *, net_regional_id: str, cidr: str, gateway: str, exclusions: list[str], other_than: Subnet | None = None
+    *,
+    net_regional_id: str,
+    cidr: str,
+    gateway: str,
+    exclusions: list[str],
+    other_than: Subnet | None = None,
+    force: bool = False,
 ) -> SubnetDefinition:
-    """Check a subnet definition: a network, a usable gateway in it, exclusions inside it, and no
-    overlap with another subnet of the region (`other_than` is the subnet being changed)."""
+    """Check a subnet definition: a plausible network (any size with `force`), a usable gateway in
+    it, exclusions inside it, and no overlap with another subnet of the region (`other_than` is
+    the subnet being changed)."""
     try:
         network = addressing.parse_network(cidr)
     except ValueError as exc:
         raise ServiceError(Code.INVALID_REQUEST, f"CIDR: {cidr!r} is not a network: {exc}") from None
+    shortest = SHORTEST_PREFIX[network.version]
+    if network.prefixlen < shortest and not force:
+        raise ServiceError(
+            Code.INVALID_REQUEST,
+            f"CIDR: {network} is far too large for a subnet (an IPv{network.version} prefix shorter than "
+            f"/{shortest}); check the prefix length. An operator can still register it from the console "
+            "(tick 'register even though the network is huge')",
+        )
     try:
         gateway_ip = addressing.parse_ip(gateway)
     except ValueError:
@@ -77,12 +100,19 @@ def subnet_definition_check(
     return SubnetDefinition(network=network, gateway=gateway_ip, exclusions=_parse_exclusions(network, exclusions))
 
 
-def subnet_change_check(*, subnet: Subnet, cidr: str, gateway: str, exclusions: list[str]) -> SubnetDefinition:
+def subnet_change_check(
+    *, subnet: Subnet, cidr: str, gateway: str, exclusions: list[str], force: bool = False
+) -> SubnetDefinition:
     """Check a changed definition of a registered subnet: what subnet_definition_check refuses, and
     any change (CIDR, gateway, exclusions) that would strand an address a pool has reserved; it
     must first go back to the subnet."""
     definition = subnet_definition_check(
-        net_regional_id=subnet.net_regional_id, cidr=cidr, gateway=gateway, exclusions=exclusions, other_than=subnet
+        net_regional_id=subnet.net_regional_id,
+        cidr=cidr,
+        gateway=gateway,
+        exclusions=exclusions,
+        other_than=subnet,
+        force=force,
     )
     stranded = subnet_space.reserved_outside(subnet, definition.network, definition.blocked())
     if stranded:
@@ -103,13 +133,22 @@ def subnet_create(
     cidr: str,
     gateway: str,
     exclusions: list[str] | None = None,
+    open_without_grants: bool | None = None,
+    force: bool = False,
 ) -> tuple[Subnet, bool]:
     """Register a subnet. Registering the same definition again is a harmless no-op.
 
-    Returns (subnet, created)."""
+    A new subnet serves every cluster until one is granted, or none when `open_without_grants` is
+    False (default: IPRESMGR_SUBNETS_OPEN_BY_DEFAULT). `force` (the console's) accepts a network
+    of any size. Returns (subnet, created)."""
     existing = Subnet.objects.filter(subnet_id=subnet_id).first()
     definition = subnet_definition_check(
-        net_regional_id=net_regional_id, cidr=cidr, gateway=gateway, exclusions=exclusions or [], other_than=existing
+        net_regional_id=net_regional_id,
+        cidr=cidr,
+        gateway=gateway,
+        exclusions=exclusions or [],
+        other_than=existing,
+        force=force or existing is not None,
     )
     if existing is not None:
         if existing.net_regional_id != net_regional_id or not definition.same_as(existing):
@@ -125,26 +164,33 @@ def subnet_create(
         cidr=str(definition.network),
         gateway=str(definition.gateway),
         ip_version=definition.network.version,
+        open_without_grants=(
+            settings.IPRESMGR_SUBNETS_OPEN_BY_DEFAULT if open_without_grants is None else open_without_grants
+        ),
     )
     SubnetExclusion.objects.bulk_create(
         SubnetExclusion(subnet=subnet, first_ip=a, last_ip=b) for a, b in definition.exclusions
     )
+    access = "open to every cluster until one is granted" if subnet.open_without_grants else "closed until granted"
     audit_record(
         ctx,
         subnet_id=subnet_id,
-        msg=f"subnet {subnet_id} {definition.network} gateway {definition.gateway} registered",
+        msg=f"subnet {subnet_id} {definition.network} gateway {definition.gateway} registered; {access}",
+        detail={"open_without_grants": subnet.open_without_grants},
     )
     return subnet, True
 
 
 @service_transaction
-def subnet_update(*, ctx: CallContext, subnet: Subnet, cidr: str, gateway: str, exclusions: list[str]) -> Subnet:
+def subnet_update(
+    *, ctx: CallContext, subnet: Subnet, cidr: str, gateway: str, exclusions: list[str], force: bool = False
+) -> Subnet:
     """Change a subnet's CIDR, gateway and exclusions (its SubnetID and NetRegionalID stay).
 
     Takes the subnet row lock, which reservations take too, so no address can be reserved
     between the check and the change. Exclusions that stay keep their reason."""
     subnet = lock_subnet(subnet.pk)
-    definition = subnet_change_check(subnet=subnet, cidr=cidr, gateway=gateway, exclusions=exclusions)
+    definition = subnet_change_check(subnet=subnet, cidr=cidr, gateway=gateway, exclusions=exclusions, force=force)
     if definition.same_as(subnet):
         return subnet  # nothing to change, nothing to audit
     old_ranges = sorted(subnet.exclusions.values_list("first_ip", "last_ip"))
@@ -167,3 +213,43 @@ def subnet_update(*, ctx: CallContext, subnet: Subnet, cidr: str, gateway: str, 
         detail={"before": before, "after": after},
     )
     return subnet
+
+
+@dataclass(frozen=True)
+class SubnetRegistration:
+    subnet: Subnet
+    created: bool
+    access_changes: list[str]
+
+
+@service_transaction
+def subnet_register(
+    *,
+    ctx: CallContext,
+    net_regional_id: str,
+    subnet_id: str,
+    cidr: str,
+    gateway: str,
+    exclusions: list[str] | None = None,
+    grants: dict[str, int | None] | None = None,
+    open_without_grants: bool | None = None,
+    force: bool = False,
+) -> SubnetRegistration:
+    """Register a subnet (or find it registered with this very definition) and set who may use it,
+    in one transaction: POST /v1/subnets and the console's add page. `grants` and
+    `open_without_grants` as in subnet_access_set (None: as registered, or the default)."""
+    subnet, created = subnet_create(
+        ctx=ctx,
+        net_regional_id=net_regional_id,
+        subnet_id=subnet_id,
+        cidr=cidr,
+        gateway=gateway,
+        exclusions=exclusions,
+        open_without_grants=False if grants else open_without_grants,
+        force=force,
+    )
+    changes = []
+    if grants is not None or open_without_grants is not None:
+        changes = subnet_access_set(ctx=ctx, subnet=subnet, grants=grants, open_without_grants=open_without_grants)
+        subnet.refresh_from_db(fields=["open_without_grants"])
+    return SubnetRegistration(subnet=subnet, created=created, access_changes=changes)

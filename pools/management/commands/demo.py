@@ -7,6 +7,18 @@ from pools.models import Cluster
 
 DEMO_CLUSTER = "demo-cluster"
 
+# README's "Calling it", word for word (tests/test_readme.py checks both, and replays the calls).
+CALLING_IT = r"""W='"K8SClusterID":"demo-cluster","K8SNamespace":"default","K8SApiResourceKind":0,"K8SApiResourceName":"web"'
+call() { curl -s -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -d "$2" "http://127.0.0.1:8000$1"; echo; }
+
+call /v1/ippool/create "{\"ReqID\":\"r1\",$W,\"K8SApiResourceReplicas\":3,\"NetRegionalID\":\"region-1\",\"SubnetID\":\"subnet-demo\",\"SubnetGatewayAddr\":\"10.0.3.1\"}"
+call /v1/ip/require    "{\"ReqID\":\"r2\",$W,\"K8SApiResourceID\":\"deploy-uid-1\",\"K8SPodID\":\"pod-uid-1\"}"
+call /v1/ip/release    "{\"ReqID\":\"r3\",$W,\"K8SApiResourceID\":\"deploy-uid-1\",\"K8SPodID\":\"pod-uid-1\",\"IP\":\"\"}"
+call /v1/ippool/scale  "{\"ReqID\":\"r4\",$W,\"K8SApiResourceOldReplicas\":3,\"K8SApiResourceNewReplicas\":5}"
+"""
+RELEASE_POOL = r"""call /v1/ippool/release "{\"ReqID\":\"r5\",$W}"
+"""
+
 
 class Command(BaseCommand):
     help = "Set up demo data (a cluster, two subnets, tokens) and print how to call the service."
@@ -39,25 +51,22 @@ class Command(BaseCommand):
             cidr="fd00:3::/64",
             gateway="fd00:3::1",
         )
-        workload = (
-            f'"K8SClusterID":"{DEMO_CLUSTER}","K8SNamespace":"default",'
-            '"K8SApiResourceKind":0,"K8SApiResourceName":"web"'
-        )
-        post = f"curl -s -H 'Authorization: Bearer {cluster_key}' -H 'Content-Type: application/json'"
+        base = base_url.rstrip("/")
         self.stdout.write(
             f"""
 Demo data ready: cluster {DEMO_CLUSTER}, subnets subnet-demo (10.0.3.0/24) and subnet-demo-v6 (fd00:3::/64)
-in NetRegionalID region-1.
+in NetRegionalID region-1, both open to every cluster (no grants yet).
 
 Cluster token:  {cluster_key}
 Operator token: {operator_key}
 
-Try it (the service listens on {base_url}):
-{post} -d '{{"ReqID":"r1",{workload},"K8SApiResourceReplicas":3,"NetRegionalID":"region-1","SubnetID":"subnet-demo","SubnetGatewayAddr":"10.0.3.1"}}' {base_url}/v1/ippool/create
-{post} -d '{{"ReqID":"r2",{workload},"K8SApiResourceID":"deploy-uid-1","K8SPodID":"pod-uid-1"}}' {base_url}/v1/ip/require
-{post} -d '{{"ReqID":"r3",{workload},"K8SApiResourceID":"deploy-uid-1","K8SPodID":"pod-uid-1","IP":""}}' {base_url}/v1/ip/release
-{post} -d '{{"ReqID":"r4",{workload},"K8SApiResourceOldReplicas":3,"K8SApiResourceNewReplicas":5}}' {base_url}/v1/ippool/scale
-{post} -d '{{"ReqID":"r5",{workload}}}' {base_url}/v1/ippool/release
-API docs: {base_url}/api/docs/   Admin: {base_url}/admin/ (python manage.py createsuperuser first)
+Try it in another shell (README's "Calling it", in order):
+TOKEN={cluster_key}
+{CALLING_IT.replace("http://127.0.0.1:8000", base).rstrip()}
+Then the same calls in Swagger UI: {base}/api/docs/ (Authorize with the token; the examples are these).
+When the workload goes away, the webhook releases its pool:
+{RELEASE_POOL.rstrip()}
+
+Start page: {base}/   Console: {base}/admin/ (python manage.py createsuperuser first)
 """
         )
