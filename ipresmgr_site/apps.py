@@ -1,0 +1,11 @@
+from django.apps import AppConfig
+
+
+class SiteConfig(AppConfig):
+    """The project itself as an app: registers its deployment checks. Holds no models."""
+
+    name = "ipresmgr_site"
+    verbose_name = "IPResMgr site"
+
+    def ready(self) -> None:
+        from ipresmgr_site import checks  # noqa: F401 - registers the checks
