@@ -17,7 +17,7 @@ if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
 
 from ipresmgr_site import serving  # noqa: E402 - after PROMETHEUS_MULTIPROC_DIR
 
-bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
+bind = os.environ.get("GUNICORN_BIND") or f"0.0.0.0:{os.environ.get('PORT', '8000')}"
 # One process per core (the work is Python under the GIL), a few threads each so a process keeps
 # its core busy while a request waits on PostgreSQL (docs/benchmarks.md).
 worker_class = "ipresmgr_site.serving.JsonEdgeThreadWorker"
