@@ -89,27 +89,36 @@ def endpoint_of(request: HttpRequest) -> str:
     return "/" + route
 
 
-def call_fields(request: HttpRequest, response: HttpResponse) -> dict:
-    given = getattr(request, "ipresmgr_log_fields", None) or {}
+def call_code(given: dict, answer: dict) -> int | None:
+    code = given.get("Code", answer.get("Code"))
+    return code if isinstance(code, int) and not isinstance(code, bool) else None
+
+
+def call_fields(request: HttpRequest, given: dict, answer: dict) -> dict:
+    """The log line's call fields: the view's own, else the request's body or query string and the answer."""
     body = _request_body(request)
-    answer = _answer_body(response)
     fields: dict = {}
     for key, field in FROM_BODY.items():
         fields[field] = _clean(body.get(key))
-    for key in ("ReqID", "K8SClusterID", "K8SNamespace", "K8SApiResourceName", "K8SPodID", "IP"):
-        if fields[FROM_BODY[key]] is None:
-            fields[FROM_BODY[key]] = _clean(request.GET.get(key))
+        if fields[field] is None and key != "K8SApiResourceKind":
+            fields[field] = _clean(request.GET.get(key))
     for key, field in FROM_ANSWER.items():
         value = _clean(answer.get(key))
         if value is not None:
             fields[field] = value
     for key, value in given.items():
         if value is not None:
-            fields[key] = _clean(value) if key != "Code" else value
-    fields.setdefault("Code", None)
-    fields.setdefault("endpoint", endpoint_of(request))
+            fields[key] = _clean(value)
     fields["msg"] = _clean(answer.get("Msg"))
     return fields
+
+
+def level_of(code: int | None, status: int) -> int:
+    if code == CODE_UNAVAILABLE:
+        return logging.WARNING
+    if code == CODE_INTERNAL or status >= 500:
+        return logging.ERROR
+    return logging.INFO
 
 
 def _count_failed_statements(notes: logs.CallNotes):
@@ -144,23 +153,30 @@ class CallObserverMiddleware:
                 log.exception("%s raised past the envelope", request.path)
                 raise
         seconds = time.perf_counter() - started
-        fields = call_fields(request, response)
-        code = fields["Code"] if isinstance(fields["Code"], int) else None
-        metrics.observe_call(endpoint=fields["endpoint"], code=code, seconds=seconds, db_errors=notes.db_errors)
-        self._log(fields, response.status_code, seconds, notes)
+        given = getattr(request, "ipresmgr_log_fields", None) or {}
+        answer = _answer_body(response)
+        code = call_code(given, answer)
+        endpoint = given.get("endpoint") or endpoint_of(request)
+        metrics.observe_call(endpoint=endpoint, code=code, seconds=seconds, db_errors=notes.db_errors)
+        level = level_of(code, response.status_code)
+        if notes.errors:
+            level = max(level, logging.WARNING)  # what was folded into the line is not dropped with it
+        if log.isEnabledFor(level):  # the body is parsed only for a line that is written
+            fields = call_fields(request, given, answer)
+            self._log(level, endpoint, code, fields, response.status_code, seconds, notes)
         return response
 
-    def _log(self, fields: dict, status: int, seconds: float, notes: logs.CallNotes) -> None:
+    def _log(self, level, endpoint, code, fields, status, seconds, notes) -> None:
         line = {
             "ReqID": fields["ReqID"],
-            "endpoint": fields["endpoint"],
+            "endpoint": endpoint,
             "cluster": fields["cluster"],
             "namespace": fields["namespace"],
             "kind": fields["kind"],
             "workload": fields["workload"],
             "pod": fields["pod"],
             "ip": fields["ip"],
-            "Code": fields["Code"],
+            "Code": code,
             "status": status,
             "duration_ms": round(seconds * 1000, 3),
             "msg": fields["msg"],
@@ -173,11 +189,4 @@ class CallObserverMiddleware:
             line["error"] = "; ".join(notes.errors)[:2000]
         if notes.traceback:
             line["traceback"] = notes.traceback
-        code = fields["Code"]
-        if code == CODE_UNAVAILABLE:
-            level = logging.WARNING
-        elif code == CODE_INTERNAL or status >= 500:
-            level = logging.ERROR
-        else:
-            level = logging.INFO
-        log.log(level, "%s %s", fields["endpoint"], code, extra={"ipresmgr": line})
+        log.log(level, "%s %s", endpoint, code, extra={"ipresmgr": line})
