@@ -16,7 +16,7 @@ step() { echo "-- $* ($(( $(date +%s) - stage_start ))s)"; }
 
 CACHE=${IPRESMGR_CI_CACHE:-/var/cache/ipresmgr-ci}
 BASE=localhost/ipresmgr-ci-base:bookworm
-IMAGE=${IMAGE:-localhost/ipresmgr:ci}
+IMAGE=${IPRESMGR_CI_IMAGE:-localhost/ipresmgr:ci}
 PORT=${IMAGE_STAGE_PORT:-8560}
 PG=${IMAGE_STAGE_PG:-postgres://postgres@127.0.0.1:5432}
 DB=${IMAGE_STAGE_DB:-ipresmgr_image_ci}

@@ -309,7 +309,7 @@ def test_the_dockerignore_lets_in_only_what_the_image_needs():
 @overlays
 def test_the_image_is_the_one_ci_builds_at_the_projects_version(overlay):
     stage = (REPO / ".ci" / "stages" / "60-image.sh").read_text()
-    [built] = re.findall(r"^IMAGE=\$\{IMAGE:-localhost/([^:}]+):", stage, re.M)
+    [built] = re.findall(r"^IMAGE=\$\{IPRESMGR_CI_IMAGE:-localhost/([^:}]+):", stage, re.M)
     assert built == IMAGE_NAME
     for _, container in containers(overlay):
         name, _, tag = container["image"].rpartition(":")
