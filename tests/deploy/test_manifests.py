@@ -100,14 +100,14 @@ def test_every_object_is_valid_against_the_kubernetes_130_schemas(overlay):
 
 
 def test_the_validator_is_strict():
-    deployment = one("base", "Deployment")
+    deployment = one("base", "Deployment", "ipresmgr")
     pod_spec(deployment)["containers"][0]["readinessProbes"] = {}  # a typo
     with pytest.raises(kubernetes_validate.ValidationError):
         kubernetes_validate.validate(deployment, K8S_VERSION, strict=True)
 
 
 def test_the_cloudnativepg_cluster_has_its_required_fields_and_makes_the_secret_the_pods_read():
-    cluster = one("production", "Cluster")
+    cluster = one("production", "Cluster", "ipresmgr-db")
     assert cluster["apiVersion"] == "postgresql.cnpg.io/v1"
     spec = cluster["spec"]
     assert isinstance(spec["instances"], int) and spec["instances"] >= 2  # failover needs a standby
@@ -122,11 +122,11 @@ def test_the_cloudnativepg_cluster_has_its_required_fields_and_makes_the_secret_
 
 
 def test_the_servicemonitor_has_its_required_fields_and_scrapes_the_service_with_the_token():
-    monitor = one("production", "ServiceMonitor")
+    monitor = one("production", "ServiceMonitor", "ipresmgr")
     assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
     spec = monitor["spec"]
     assert spec["selector"]["matchLabels"] and spec["endpoints"]
-    service = one("production", "Service")
+    service = one("production", "Service", "ipresmgr")
     assert selects(spec["selector"]["matchLabels"], service["metadata"]["labels"])
     port_names = {port["name"] for port in service["spec"]["ports"]}
     for endpoint in spec["endpoints"]:
@@ -136,7 +136,7 @@ def test_the_servicemonitor_has_its_required_fields_and_scrapes_the_service_with
         assert endpoint["authorization"]["type"] == "Bearer"
         assert credentials == {"name": "ipresmgr-secrets", "key": "IPRESMGR_METRICS_TOKEN"}
     # The pods are not also scraped by annotation (which cannot send the token).
-    deployment = one("production", "Deployment")
+    deployment = one("production", "Deployment", "ipresmgr")
     assert deployment["spec"]["template"]["metadata"]["annotations"]["prometheus.io/scrape"] == "false"
 
 
@@ -157,12 +157,16 @@ def test_the_base_has_every_object_the_service_needs():
         ("CronJob", "ipresmgr-check-consistency"),
     } <= names
     assert [kind for kind, name in names if name.startswith("ipresmgr-config")] == ["ConfigMap"]
-    assert not {"Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"} & {kind for kind, _ in names}
+    # The service's own account has no API rights (others, e.g. a reconcile CronJob, bring their own).
+    for binding in objects("base", "RoleBinding") + objects("base", "ClusterRoleBinding"):
+        assert {"kind": "ServiceAccount", "name": "ipresmgr"} not in [
+            {"kind": s["kind"], "name": s["name"]} for s in binding.get("subjects", [])
+        ]
 
 
 def test_the_production_overlay_ships_no_secret_values():
     assert objects("production", "Secret") == []
-    base_secret = one("base", "Secret")
+    base_secret = one("base", "Secret", "ipresmgr-secrets")
     for value in base_secret["stringData"].values():
         assert "example" in value  # example values, never real ones
 
@@ -175,24 +179,24 @@ def test_every_object_has_a_component_label_for_the_apply_order(overlay):
 
 @overlays
 def test_the_service_pdb_and_network_policy_select_the_server_pods_and_only_them(overlay):
-    deployment = one(overlay, "Deployment")
+    deployment = one(overlay, "Deployment", "ipresmgr")
     server_labels = pod_labels(deployment)
     assert selects(deployment["spec"]["selector"]["matchLabels"], server_labels)
     other_pods = [pod_labels(o) for o in objects(overlay) if o["kind"] in ("Job", "CronJob")]
-    service = one(overlay, "Service")
+    service = one(overlay, "Service", "ipresmgr")
     for selector in (
         service["spec"]["selector"],
-        one(overlay, "PodDisruptionBudget")["spec"]["selector"]["matchLabels"],
+        one(overlay, "PodDisruptionBudget", "ipresmgr")["spec"]["selector"]["matchLabels"],
         one(overlay, "NetworkPolicy", "ipresmgr")["spec"]["podSelector"]["matchLabels"],
     ):
         assert selects(selector, server_labels)
         assert not any(selects(selector, labels) for labels in other_pods)
     assert deployment["spec"]["replicas"] >= 2
-    assert one(overlay, "PodDisruptionBudget")["spec"]["minAvailable"] < deployment["spec"]["replicas"]
+    assert one(overlay, "PodDisruptionBudget", "ipresmgr")["spec"]["minAvailable"] < deployment["spec"]["replicas"]
 
 
 def test_the_network_policy_admits_the_webhook_the_nodes_and_prometheus_only():
-    policy = one("base", "NetworkPolicy")
+    policy = one("base", "NetworkPolicy", "ipresmgr")
     assert policy["spec"]["policyTypes"] == ["Ingress"]
     [rule] = policy["spec"]["ingress"]
     assert rule["ports"] == [{"port": "http", "protocol": "TCP"}]
@@ -205,12 +209,13 @@ def test_the_network_policy_admits_the_webhook_the_nodes_and_prometheus_only():
 
 @overlays
 def test_pods_run_non_root_read_only_without_an_api_token(overlay):
-    assert one(overlay, "ServiceAccount")["automountServiceAccountToken"] is False
+    assert one(overlay, "ServiceAccount", "ipresmgr")["automountServiceAccountToken"] is False
     for obj in objects(overlay):
         if obj["kind"] not in POD_KINDS:
             continue
         spec = pod_spec(obj)
-        assert spec["automountServiceAccountToken"] is False and spec["serviceAccountName"] == "ipresmgr"
+        if spec.get("serviceAccountName", "ipresmgr") == "ipresmgr":
+            assert spec["automountServiceAccountToken"] is False
         assert spec["securityContext"]["runAsNonRoot"] is True
         assert spec["securityContext"]["runAsUser"] == dockerfile_user()
         assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
@@ -230,7 +235,7 @@ def test_pods_run_non_root_read_only_without_an_api_token(overlay):
 
 @overlays
 def test_the_deployment_probes_spreads_and_stops_gracefully(overlay):
-    deployment = one(overlay, "Deployment")
+    deployment = one(overlay, "Deployment", "ipresmgr")
     spec = pod_spec(deployment)
     [container] = spec["containers"]
     assert container["startupProbe"]["httpGet"]["path"] == "/healthz"
@@ -320,13 +325,13 @@ def test_the_image_is_the_one_ci_builds_at_the_projects_version(overlay):
 
 @overlays
 def test_ports_agree(overlay):
-    deployment = one(overlay, "Deployment")
+    deployment = one(overlay, "Deployment", "ipresmgr")
     [container] = pod_spec(deployment)["containers"]
     assert container["ports"] == [{"name": "http", "containerPort": PORT, "protocol": "TCP"}]
     assert {e["name"]: e.get("value") for e in container["env"]}.get("PORT", str(PORT)) == str(PORT)
     annotations = deployment["spec"]["template"]["metadata"]["annotations"]
     assert annotations["prometheus.io/port"] == str(PORT) and annotations["prometheus.io/path"] == "/metrics"
-    [port] = one(overlay, "Service")["spec"]["ports"]
+    [port] = one(overlay, "Service", "ipresmgr")["spec"]["ports"]
     assert port["targetPort"] == "http" and port["port"] == PORT
     gunicorn_conf = (DOCKER / "gunicorn.conf.py").read_text()
     assert "os.environ.get('PORT', '8000')" in gunicorn_conf
@@ -361,7 +366,8 @@ def config_values(overlay: str) -> dict[str, str]:
 def manifest_variables(overlay: str) -> dict[str, str]:
     """Every variable the manifests give a pod, with its value (a reference: a placeholder)."""
     values = dict(config_values(overlay))
-    values.update(one("base", "Secret")["stringData"])  # production: the hand-made Secret, same keys
+    # Production's Secret is made by hand, with the keys of the base's example.
+    values.update(one("base", "Secret", "ipresmgr-secrets")["stringData"])
     for _, container in containers(overlay):
         for entry in container.get("env", []):
             values[entry["name"]] = entry["value"] if "value" in entry else f"<from {entry['valueFrom']}>"
