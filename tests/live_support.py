@@ -178,16 +178,33 @@ class LiveServer:
             return []
         return sorted(int(pid) for pid in children)
 
-    def log_lines(self) -> list[dict]:
-        """stderr's JSON lines (the app's and gunicorn's own); a line that is not JSON fails the test."""
+    @staticmethod
+    def _json_lines(path: Path) -> list[dict]:
+        """The complete lines of a log file, each parsed as JSON (a line that is not fails the test).
+        A last line without its newline is still being written by another process: not yet."""
+        *complete, _partial = path.read_text().split("\n")
         lines = []
-        for raw in self.err_path.read_text().splitlines():
+        for raw in complete:
             if raw.strip():
                 try:
                     lines.append(json.loads(raw))
                 except ValueError:
                     raise AssertionError(f"a log line that is not JSON: {raw!r}") from None
         return lines
+
+    def log_lines(self) -> list[dict]:
+        """stderr: the app's and gunicorn's own lines. A call's line is written before its answer."""
+        return self._json_lines(self.err_path)
+
+    def access_lines(self, until, timeout: float = 60) -> list[dict]:
+        """stdout: the access log, whose line gunicorn writes after the answer: read until `until(lines)`
+        holds (or the bound runs out)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            lines = self._json_lines(self.out_path)
+            if until(lines) or time.monotonic() > deadline:
+                return lines
+            time.sleep(0.05)
 
     def call_lines(self) -> list[dict]:
         return [line for line in self.log_lines() if line.get("logger") == "ipresmgr.calls"]

@@ -10,6 +10,7 @@ import socket
 import pytest
 
 from tests.live_support import LiveDatabase, LiveServer, contract_body
+from tests.load.harness import app_env
 
 SECRET = {"IPRESMGR_SECRET_KEY": "readiness-secret-key-" + "r" * 40}
 
@@ -52,9 +53,7 @@ def closed_port() -> int:
 
 
 def test_database_unreachable_readyz_503_calls_code_50_metrics_still_answer(tmp_path, started):
-    env = LiveDatabase(tmp_path, "unused").env
-    env.pop("IPRESMGR_SQLITE_PATH", None)
-    env["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:{closed_port()}/nowhere"
+    env = app_env(DATABASE_URL=f"postgres://postgres@127.0.0.1:{closed_port()}/nowhere", IPRESMGR_SQLITE_PATH=None)
     server = started(env, IPRESMGR_DB_CONNECT_TIMEOUT_S="2")
 
     assert server.get("/healthz").status == 200  # liveness does not depend on the database
