@@ -31,7 +31,7 @@ CRD_KINDS = {("monitoring.coreos.com/v1", "ServiceMonitor"), ("postgresql.cnpg.i
 IMAGE_NAME = "ipresmgr"
 PORT = 8000
 # What the README's apply steps select on (-l app.kubernetes.io/component=...).
-COMPONENTS = {"config", "migration", "server", "maintenance", "database", "monitoring"}
+COMPONENTS = {"namespace", "config", "migration", "server", "maintenance", "database", "monitoring"}
 POD_KINDS = {"Deployment", "Job", "CronJob"}
 
 
