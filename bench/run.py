@@ -551,6 +551,8 @@ def main() -> int:
         args.churn_seconds, args.churn_window, args.churn_clients, args.churn_pool = 12, 4, 8, 40
     env = {k: v for k, v in os.environ.items() if not k.startswith("GUNICORN_")}
     env.setdefault("LOG_LEVEL", "ERROR")  # the refused warm-up calls would log a line each
+    env.setdefault("IPRESMGR_CALL_LOG_LEVEL", "WARNING")  # nor one line per call (only Code 50 and 99)
+    env.setdefault("IPRESMGR_SECRET_KEY", "bench-" + os.urandom(16).hex())  # serving is refused without one
     started = time.perf_counter()
     report = postgres_run(args, env)
     if not args.no_sqlite:

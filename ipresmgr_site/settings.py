@@ -2,9 +2,13 @@
 
 import ipaddress
 import os
+import secrets
+import socket
 from pathlib import Path
 
 import dj_database_url
+
+from ipresmgr_site import __version__
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -17,15 +21,39 @@ def env_int(name: str, default: int) -> int:
     return int(os.environ.get(name, default))
 
 
+def env_list(name: str, default: str = "") -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
 DEBUG = env_bool("DEBUG")
-SECRET_KEY = os.environ.get("IPRESMGR_SECRET_KEY") or os.environ.get("DJANGO_SECRET_KEY", "")
+# Only the console's sessions depend on it (API tokens are hashed without it). Serving without it is
+# refused (ipresmgr_site/startup.py, called by wsgi.py and the image's gunicorn.conf.py); commands
+# and tests, which never serve, get a random key of their own, DEBUG a fixed one.
+SECRET_KEY = os.environ.get("IPRESMGR_SECRET_KEY", "").strip()
+SECRET_KEY_FROM_ENVIRONMENT = bool(SECRET_KEY)
 if not SECRET_KEY:
-    if not DEBUG and os.environ.get("IPRESMGR_REQUIRE_SECRET_KEY"):
-        raise RuntimeError("IPRESMGR_SECRET_KEY must be set")
-    # Only sessions of the admin depend on it; API tokens are hashed without it.
-    SECRET_KEY = "insecure-development-key-set-IPRESMGR_SECRET_KEY-in-production"
-ALLOWED_HOSTS = [h.strip() for h in os.environ.get("ALLOWED_HOSTS", "*").split(",") if h.strip()]
-CSRF_TRUSTED_ORIGINS = [o.strip() for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
+    SECRET_KEY = "insecure-debug-key-do-not-serve" if DEBUG else "not-for-serving-" + secrets.token_urlsafe(48)
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "*")
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+
+# Behind TLS (the manifests turn these on; see README, Deploy). Machine callers (/v1) and probes
+# speak plain HTTP inside the cluster: never redirected.
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("IPRESMGR_SECURE_COOKIES")
+SECURE_SSL_REDIRECT = env_bool("IPRESMGR_SSL_REDIRECT")
+SECURE_REDIRECT_EXEMPT = [r"^v1/", r"^healthz$", r"^readyz$", r"^metrics$"]
+SECURE_HSTS_SECONDS = env_int("IPRESMGR_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("IPRESMGR_HSTS_INCLUDE_SUBDOMAINS")
+SECURE_HSTS_PRELOAD = env_bool("IPRESMGR_HSTS_PRELOAD")
+# "X-Forwarded-Proto: https": a request carrying that header came over HTTPS to the proxy. Only
+# behind a proxy that always sets (or strips) it.
+_proxy_ssl_header = os.environ.get("IPRESMGR_SECURE_PROXY_SSL_HEADER", "")
+if _proxy_ssl_header:
+    _name, _, _value = _proxy_ssl_header.partition(":")
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + _name.strip().upper().replace("-", "_"), _value.strip())
+
+# Operations: /metrics behind a bearer token when set; the name of this instance in log lines.
+IPRESMGR_METRICS_TOKEN = os.environ.get("IPRESMGR_METRICS_TOKEN", "").strip()
+IPRESMGR_INSTANCE = os.environ.get("IPRESMGR_INSTANCE", "").strip() or socket.gethostname()
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -38,11 +66,14 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "ipresmgr_site.apps.SiteConfig",
     "pools",
     "leases",
 ]
 
 MIDDLEWARE = [
+    "ipresmgr_site.health.OpsEndpointsMiddleware",  # /healthz, /readyz, /metrics: before anything
+    "ipresmgr_site.calls.CallObserverMiddleware",  # one log line and the metrics of each /v1 call
     "pools.api.middleware.V1JsonErrorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -154,7 +185,7 @@ SPECTACULAR_SETTINGS = {
         "does with them (codes, surge, reuse order, release grace, guarantees, who may use which subnet): "
         "[docs/behaviour.md](/docs/behaviour.md). Everything else: [the start page](/)."
     ),
-    "VERSION": "1.0.0",
+    "VERSION": __version__,
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
@@ -187,11 +218,18 @@ IPRESMGR_ADMISSION_TRUSTED_PROXIES = [
     if cidr.strip()
 ]
 
+# JSON lines on stderr: one per /v1 call (ipresmgr.calls, at IPRESMGR_CALL_LOG_LEVEL: INFO logs
+# every call, WARNING only Code 50 and 99), every other record at LOG_LEVEL (ipresmgr_site/logs.py).
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {"json": {"()": "ipresmgr_site.logs.JsonFormatter"}},
+    "filters": {"fold_into_call_line": {"()": "ipresmgr_site.logs.FoldIntoCallLine"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "json", "filters": ["fold_into_call_line"]}
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
+    "loggers": {"ipresmgr.calls": {"level": os.environ.get("IPRESMGR_CALL_LOG_LEVEL", "INFO")}},
 }
 
 # API docs (issue 4): the docs pages and the schema need no token (a browser cannot send one, and

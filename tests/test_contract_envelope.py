@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from rest_framework.test import APIClient
 
 from pools.models import Address, AuditEvent, Pool
 
@@ -191,3 +192,9 @@ def test_errors_raised_before_the_view_still_answer_the_envelope(v1, settings):
     settings.ALLOWED_HOSTS = ["ipresmgr.example"]
     response = v1.client.post("/v1/ip/require", REQUIRE, format="json", HTTP_HOST="evil.example")
     assert_envelope(response, 400, 1)
+
+
+def test_a_post_to_an_unknown_path_is_404_even_where_csrf_is_enforced(cluster_token):
+    client = APIClient(enforce_csrf_checks=True)
+    response = client.post("/v1/no/such/endpoint", {}, format="json", HTTP_AUTHORIZATION=f"Bearer {cluster_token}")
+    assert (response.status_code, response.json()["Code"]) == (404, 1)

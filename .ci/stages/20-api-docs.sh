@@ -25,6 +25,7 @@ export IPRESMGR_SQLITE_PATH="$work/db.sqlite3"
 if [ -n "${API_DOCS_DATABASE_URL:-}" ]; then export DATABASE_URL=$API_DOCS_DATABASE_URL; else unset DATABASE_URL; fi
 # Fuzzed replica counts must not reserve huge pools: each call reserves at most 64 addresses.
 export IPRESMGR_MAX_RESERVE_PER_CALL=64
+export IPRESMGR_SECRET_KEY=${IPRESMGR_SECRET_KEY:-ci-api-docs-$(python -c 'import secrets; print(secrets.token_urlsafe(32))')}
 python manage.py migrate --no-input -v0
 python manage.py demo --base-url "$base" > "$work/demo.txt"
 operator_token=$(awk '/^Operator token:/ {print $3}' "$work/demo.txt")

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db import DatabaseError, transaction
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
@@ -221,6 +222,7 @@ class AdmissionView(APIView):
         return status_answer(error)
 
 
+@csrf_exempt  # the apiserver holds a token or a certificate, not a cookie
 def k8s_not_found(request, *args, **kwargs):
     """Anything else under /k8s/: a Status, not an HTML page."""
     return status_answer(ServiceError(Code.INVALID_REQUEST, f"no endpoint {request.path}", http_status=404))

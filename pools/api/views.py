@@ -12,6 +12,7 @@ import logging
 
 from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError, transaction
+from django.views.decorators.csrf import csrf_exempt
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import generics, serializers
 from rest_framework.exceptions import ValidationError
@@ -89,7 +90,24 @@ class V1View(APIView):
 
     def answer(self, code: Code, msg: str, fields: dict | None = None, *, status: int | None = None):
         req_id = getattr(self.request, "req_id", None) or new_req_id()
+        self._tell_call_log(req_id, code, msg, fields or {})
         return answer(req_id, code, msg, status=status, req_type=self.req_type, fields=fields)
+
+    def _tell_call_log(self, req_id: str, code: Code, msg: str, fields: dict) -> None:
+        """The call's log line and metrics (ipresmgr_site.calls) take these rather than parse the
+        body and the answer again."""
+        payload = getattr(self.request, "payload", None) or {}
+        self.request._request.ipresmgr_log_fields = {
+            "ReqID": req_id,
+            "Code": int(code),
+            "msg": msg,
+            "cluster": payload.get("K8SClusterID"),
+            "namespace": payload.get("K8SNamespace"),
+            "kind": payload.get("K8SApiResourceKind"),
+            "workload": payload.get("K8SApiResourceName"),
+            "pod": payload.get("K8SPodID"),
+            "ip": fields.get("IP") or payload.get("IP"),
+        }
 
     def serve_call(self, request_serializer: type[serializers.Serializer], perform, authorize):
         """The steps of a write: validate the body, let `authorize(actor, data)` refuse, run
@@ -246,6 +264,7 @@ class ReadView(V1View, generics.ListAPIView):
         raise NotImplementedError
 
 
+@csrf_exempt  # callers hold tokens, not cookies: a POST to a wrong path is a 404, not a CSRF 403
 def v1_not_found(request, *args, **kwargs):
     """Anything under /v1/ that no endpoint answers."""
     return answer(

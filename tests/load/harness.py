@@ -63,6 +63,7 @@ def app_env(**overrides: str | None) -> dict[str, str]:
     """The environment of a server or command: ours, with overrides (None removes a variable)."""
     env = dict(os.environ)
     env.update({"LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1"})
+    env.setdefault("IPRESMGR_SECRET_KEY", "load-tests-" + uuid.uuid4().hex)  # serving is refused without one
     for key, value in overrides.items():
         if value is None:
             env.pop(key, None)

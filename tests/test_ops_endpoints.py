@@ -1,0 +1,138 @@
+"""/healthz, /readyz and /metrics in the process (Django's test client, the real database). The
+same endpoints on a live gunicorn with two workers, an unmigrated and an unreachable database are in
+test_live_*.py."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+from prometheus_client.parser import text_string_to_metric_families
+
+from ipresmgr_site import __version__
+from pools.models import AuditEvent
+from tests.conftest import CLUSTER, GATEWAY, REGION, SUBNET, make_subnet
+
+
+def samples(response) -> dict[tuple[str, tuple], float]:
+    assert response.status_code == 200, response.content
+    assert response["Content-Type"].startswith("text/plain")
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(response.content.decode())
+        for sample in family.samples
+    }
+
+
+def calls_total(figures: dict, endpoint: str, code: int) -> float:
+    return figures.get(("ipresmgr_v1_calls_total", (("code", str(code)), ("endpoint", endpoint))), 0.0)
+
+
+def test_healthz_answers_without_a_database_query(client):
+    # No `db` fixture: pytest-django refuses any database access here.
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "version": __version__}
+    assert response["Cache-Control"] == "no-store"
+
+
+def test_readyz_is_ready_on_a_migrated_database(db, client):
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json()["status"] == "ready"
+
+
+def test_readyz_once_ready_is_one_query(db, client, django_assert_num_queries):
+    assert client.get("/readyz").status_code == 200  # may look at the migrations once
+    with django_assert_num_queries(1):
+        assert client.get("/readyz").status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/readyz", "/metrics"])
+def test_ops_endpoints_refuse_other_methods(db, client, path):
+    response = client.post(path, {})
+    assert response.status_code == 405
+    assert response["Allow"] == "GET, HEAD"
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/readyz", "/metrics"])
+def test_probes_work_with_the_pod_ip_as_host_and_plain_http_behind_the_https_redirect(db, settings, path):
+    # Kubelet probes send Host: <pod IP>:<port> over plain HTTP; production settings allow one host
+    # name and redirect browsers to HTTPS.
+    settings.ALLOWED_HOSTS = ["ipresmgr.example.com"]
+    settings.SECURE_SSL_REDIRECT = True
+    response = Client().get(path, HTTP_HOST="10.244.1.7:8000")
+    assert response.status_code == 200
+
+
+def test_v1_is_not_redirected_to_https(v1, settings):
+    settings.SECURE_SSL_REDIRECT = True
+    response = v1.require("pod-1")
+    assert response.status_code != 301
+    assert response.json()["Code"] == 20  # no pool: answered, not redirected
+
+
+def test_the_console_is_redirected_to_https(db, settings):
+    settings.SECURE_SSL_REDIRECT = True
+    response = Client().get("/admin/login/")
+    assert response.status_code == 301 and response["Location"].startswith("https://")
+
+
+def test_ops_endpoints_are_neither_audited_nor_counted_as_v1_calls(v1, client):
+    before = samples(client.get("/metrics"))
+    events = AuditEvent.objects.count()
+    for path in ("/healthz", "/readyz", "/metrics"):
+        client.get(path)
+    after = samples(client.get("/metrics"))
+    assert AuditEvent.objects.count() == events
+    counted = {key: value for key, value in after.items() if key[0] == "ipresmgr_v1_calls_total"}
+    assert counted == {key: value for key, value in before.items() if key[0] == "ipresmgr_v1_calls_total"}
+
+
+def test_metrics_count_calls_by_endpoint_and_code_and_read_the_gauges(v1, client):
+    before = samples(client.get("/metrics"))
+    assert v1.create_pool(3).json()["Code"] == 0
+    assert v1.require("pod-1").json()["Code"] == 0
+    assert v1.require("pod-1", name="no-such-pool").json()["Code"] == 20
+    figures = samples(client.get("/metrics"))
+
+    assert calls_total(figures, "/v1/ippool/create", 0) == calls_total(before, "/v1/ippool/create", 0) + 1
+    assert calls_total(figures, "/v1/ip/require", 0) == calls_total(before, "/v1/ip/require", 0) + 1
+    assert calls_total(figures, "/v1/ip/require", 20) == calls_total(before, "/v1/ip/require", 20) + 1
+    duration_count = ("ipresmgr_v1_call_duration_seconds_count", (("endpoint", "/v1/ip/require"),))
+    assert figures[duration_count] == before.get(duration_count, 0) + 2
+
+    subnet = (("net_regional_id", REGION), ("subnet_id", SUBNET))
+    assert figures[("ipresmgr_subnet_capacity", subnet)] == 253  # a /24 less network, broadcast, gateway
+    assert figures[("ipresmgr_subnet_reserved", subnet)] == 3
+    assert figures[("ipresmgr_subnet_bound", subnet)] == 1
+    pool = (("cluster", CLUSTER), ("kind", "0"), ("namespace", "default"), ("subnet_id", SUBNET), ("workload", "web"))
+    assert figures[("ipresmgr_pool_target", pool)] == 3
+    assert figures[("ipresmgr_pool_reserved", pool)] == 3
+    assert figures[("ipresmgr_pool_bound", pool)] == 1
+    assert figures[("ipresmgr_pool_idle", pool)] == 2
+    assert figures[("ipresmgr_database_up", ())] == 1
+    assert figures[("ipresmgr_build_info", (("version", __version__),))] == 1
+    assert figures[("ipresmgr_v1_unavailable_total", (("endpoint", "/v1/ip/require"),))] >= 0  # present from the start
+
+
+def test_metrics_gauges_cost_the_same_queries_for_one_pool_or_many(v1, client, django_assert_max_num_queries):
+    v1.create_pool(1)
+    with django_assert_max_num_queries(3):  # subnets, their exclusions, active pools
+        samples(client.get("/metrics"))
+    make_subnet("subnet-b", "10.0.4.0/24", "10.0.4.1")
+    for n in range(30):
+        subnet, gateway = ("subnet-b", "10.0.4.1") if n % 2 else (SUBNET, GATEWAY)
+        assert v1.create_pool(2, name=f"w{n}", subnet_id=subnet, gateway=gateway).json()["Code"] == 0
+    with django_assert_max_num_queries(3):
+        figures = samples(client.get("/metrics"))
+    assert sum(1 for key in figures if key[0] == "ipresmgr_pool_target") == 31
+
+
+def test_metrics_behind_a_token(db, client, settings):
+    settings.IPRESMGR_METRICS_TOKEN = "metrics-secret-1"
+    assert client.get("/metrics").status_code == 401
+    assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer wrong").status_code == 401
+    response = client.get("/metrics", HTTP_AUTHORIZATION="Bearer metrics-secret-1")
+    assert response.status_code == 200 and b"ipresmgr_database_up 1.0" in response.content
+    # The probes stay open.
+    assert client.get("/healthz").status_code == 200
