@@ -275,9 +275,11 @@ class FakeKubeAPI:
 
     # A kubeconfig that reaches it ------------------------------------------------------------------
 
-    def kubeconfig(self, path: Path, *, token: str | None = None, extra_contexts: dict[str, str] | None = None) -> Path:
-        """A kubeconfig whose current context is this server; `extra_contexts` maps more context
-        names to server URLs (with the same user)."""
+    def kubeconfig(
+        self, path: Path, *, token: str | None = None, extra_contexts: dict[str, str] | None = None, current="fake"
+    ) -> Path:
+        """A kubeconfig with a context "fake" for this server; `extra_contexts` maps more context
+        names to server URLs (with the same user); `current` is the current context."""
         servers = {"fake": self.url, **(extra_contexts or {})}
         config = {
             "apiVersion": "v1",
@@ -285,7 +287,7 @@ class FakeKubeAPI:
             "clusters": [{"name": name, "cluster": {"server": url}} for name, url in servers.items()],
             "users": [{"name": "reconciler", "user": {"token": token or self.token}}],
             "contexts": [{"name": name, "context": {"cluster": name, "user": "reconciler"}} for name in servers],
-            "current-context": "fake",
+            "current-context": current,
         }
         path.write_text(json.dumps(config))
         return path
