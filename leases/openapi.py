@@ -149,6 +149,7 @@ RECONCILE_RUN_ROW = {
     "ChangesSkipped": 0,
     "ChangesFailed": 0,
     "Warnings": [],
+    "Seconds": {"read": 0.412, "compare": 0.006},
     "FindingsTotal": 1,
     "Findings": [
         {

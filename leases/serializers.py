@@ -137,6 +137,12 @@ class ReconcileRunOut(serializers.Serializer):
     )
     ChangesFailed = serializers.IntegerField(source="report.changes_failed", default=0)
     Warnings = serializers.ListField(child=serializers.CharField(), source="report.warnings", default=list)
+    Seconds = serializers.DictField(
+        child=serializers.FloatField(),
+        source="report.seconds",
+        default=dict,
+        help_text="How long each step took: read (the cluster), compare, apply.",
+    )
     FindingsTotal = serializers.IntegerField(
         source="report.findings_total",
         default=0,

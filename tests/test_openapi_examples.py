@@ -21,7 +21,7 @@ from pools.api.envelope import UNAVAILABLE_MSG, as_service_error
 from tests.reconcile_support import age, cluster_file, reconcile, web
 
 VOLATILE = {"ReqID", "MacAddr", "PortID", "CreatedAt", "UpdatedAt", "ReservedAt", "BoundAt", "At", "ID"}
-VOLATILE |= {"StartedAt", "FinishedAt", "Since", "Source"}  # reconcile runs
+VOLATILE |= {"StartedAt", "FinishedAt", "Since", "Source", "Seconds"}  # reconcile runs
 WORKLOAD = {"K8SApiResourceKind": 0, "K8SClusterID": "demo-cluster", "K8SNamespace": "default"}
 WEB = {**WORKLOAD, "K8SApiResourceName": "web"}
 CREATE = {

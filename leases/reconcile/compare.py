@@ -58,6 +58,7 @@ class Plan:
     young_pools: int = 0
     warnings: list[str] = field(default_factory=list)
     refusal: str = ""  # why nothing may be changed; the run is an error
+    seconds: dict[str, float] = field(default_factory=dict)  # how long each step took
 
     @property
     def cutoff(self) -> datetime:

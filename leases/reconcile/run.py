@@ -5,6 +5,7 @@ row is written first (status running), so a run that dies half way is seen as su
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -73,11 +74,13 @@ def reconcile(options: Options, read: Callable[[], ClusterSnapshot]) -> Outcome:
 
 
 def _run(options: Options, read, run: ReconcileRun) -> Outcome:
+    started = time.monotonic()
     try:
         snapshot = read()
     except ReadError as exc:
         _finish(run, Status.ERROR, message=f"reading the cluster failed, so nothing was changed: {exc}")
         return Outcome(run, None)
+    read_seconds = time.monotonic() - started
     plan = plan_changes(
         cluster_id=options.cluster_id,
         snapshot=snapshot,
@@ -85,6 +88,7 @@ def _run(options: Options, read, run: ReconcileRun) -> Outcome:
         fix_targets=options.fix_targets,
         max_leaked_percent=options.max_leaked_percent,
     )
+    plan.seconds = {"read": round(read_seconds, 3), "compare": round(time.monotonic() - started - read_seconds, 3)}
     return finish_run(run, plan, options)
 
 
@@ -107,7 +111,9 @@ def finish_run(run: ReconcileRun, plan: Plan, options: Options) -> Outcome:
         message = _summary(plan) + "; dry run: nothing changed (--apply makes the changes)"
         _finish(run, Status.LEAKS_FOUND, message=message, report=plan_report(plan), **counts)
         return Outcome(run, plan)
+    started = time.monotonic()
     applied = apply_plan(plan, run_pk=run.pk)
+    plan.seconds["apply"] = round(time.monotonic() - started, 3)
     report = {**plan_report(plan), "changes_skipped": applied.skipped, "changes_failed": applied.failed}
     done = (
         f"bindings ended: {applied.bindings_freed}, pools released: {applied.pools_released}, "
@@ -166,6 +172,7 @@ def plan_report(plan: Plan) -> dict:
         "young_bindings": plan.young_bindings,
         "young_pools": plan.young_pools,
         "warnings": plan.warnings,
+        "seconds": plan.seconds,
         "findings_total": len(findings),
         "findings": [finding_report(f) for f in findings[:STORED_FINDINGS]],
     }
