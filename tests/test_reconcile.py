@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import json
 
+from django.utils import timezone
+
 from leases.models import Lease, ReconcileRun
 from leases.reconcile.cluster import read_from_json
 from leases.reconcile.compare import plan_changes
 from leases.reconcile.run import Options, finish_run, start_run
+from pools import history
 from pools.choices import AdminAction, Kind, PoolState
 from pools.models import Address, AuditEvent, Pool
 from tests.conftest import V1, holder
@@ -74,6 +77,9 @@ def test_apply_frees_leaked_bindings_through_the_service_and_audits_each_with_it
     ]
     assert all(e.req_id == f"reconcile-{run.pk}" and e.name == "web" and e.k8s_cluster_id == "c1" for e in events)
     assert "reason: pod is not among the cluster's 2 live pods" in events[0].msg
+    # "Who held this IP" sees the binding end there.
+    held = history.holder_at(ip=ips["pod-a"], at=timezone.now())
+    assert held.pod_id is None and held.ended_event == events[0]
     assert consistent()
     # The freed addresses serve new pods.
     assert v1.require("pod-e").json()["IP"] in (ips["pod-a"], ips["pod-d"])
