@@ -46,7 +46,7 @@ class Outcome:
 
 
 class UnknownCluster(Exception):
-    pass
+    """The cluster ID names no registered cluster and no pool: a typo, most likely. No run is stored."""
 
 
 def start_run(options: Options) -> ReconcileRun:
@@ -117,7 +117,7 @@ def finish_run(run: ReconcileRun, plan: Plan, options: Options) -> Outcome:
     report = {**plan_report(plan), "changes_skipped": applied.skipped, "changes_failed": applied.failed}
     done = (
         f"bindings ended: {applied.bindings_freed}, pools released: {applied.pools_released}, "
-        f"targets set: {applied.targets_fixed}, skipped (changed since the read): {applied.skipped}, "
+        f"targets set: {applied.targets_fixed}, skipped (each finding says why): {applied.skipped}, "
         f"failed: {applied.failed}"
     )
     status = Status.ERROR if applied.failed else Status.APPLIED
