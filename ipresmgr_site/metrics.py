@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
+from django.utils.module_loading import import_string
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
@@ -194,6 +195,8 @@ def scrape_registry() -> CollectorRegistry:
         registry.register(_InProcess())
     registry.register(BuildInfoCollector())
     registry.register(DatabaseCollector())
+    for path in settings.IPRESMGR_METRICS_COLLECTORS:  # the apps' own gauges, read at scrape time
+        registry.register(import_string(path)())
     return registry
 
 

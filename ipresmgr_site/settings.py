@@ -201,6 +201,8 @@ IPRESMGR_ALLOW_ANONYMOUS = env_bool("IPRESMGR_ALLOW_ANONYMOUS")
 # How long a process trusts a token it has seen (pools.auth): a revocation reaches the other
 # processes within this many seconds. 0 looks every token up on every call.
 IPRESMGR_TOKEN_CACHE_SECONDS = env_int("IPRESMGR_TOKEN_CACHE_SECONDS", 10)
+# Collectors of further gauges on /metrics, by dotted path (the site names apps, never imports them).
+IPRESMGR_METRICS_COLLECTORS = ["leases.reconcile.metrics.ReconcileCollector"]
 # One call may reserve at most this many addresses (a bound on one transaction's size).
 IPRESMGR_MAX_RESERVE_PER_CALL = env_int("IPRESMGR_MAX_RESERVE_PER_CALL", 100_000)
 # Whether a newly registered subnet serves every cluster until one is granted (false: none).

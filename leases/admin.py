@@ -1,18 +1,22 @@
 """The console's addresses page: who holds each reserved address, and the operator's actions on
 them (force-release a binding, hold an idle address back, return one to its subnet). The same
-services as the API, with the same locks; every change is audited with the admin user."""
+services as the API, with the same locks; every change is audited with the admin user.
+
+Also the reports of reconcile runs (read only: `manage.py reconcile` makes them)."""
 
 from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from leases import services
+from leases.models import ReconcileRun
 from leases.selectors import lease_of
 from pools import addressing
 from pools.admin.common import (
+    NoDeleteMixin,
     ReadOnlyChangeMixin,
     admin_ctx,
     cluster_ids,
@@ -173,3 +177,98 @@ class AddressAdmin(ReadOnlyChangeMixin, admin.ModelAdmin):
             return f"{address.ip}: returned to subnet {address.subnet.subnet_id}."
 
         for_each(self, request, queryset, return_idle)
+
+
+@admin.register(ReconcileRun)
+class ReconcileRunAdmin(NoDeleteMixin, admin.ModelAdmin):
+    """What each `manage.py reconcile` run found and did, newest first. Read only."""
+
+    list_display = [
+        "started_at",
+        "k8s_cluster_id",
+        "mode",
+        "status",
+        "leaked_bindings",
+        "bindings_freed",
+        "orphaned_pools",
+        "pools_released",
+        "drifted_pools",
+        "targets_fixed",
+        "exit_code",
+    ]
+    list_filter = ["status", "applied", value_filter("k8s_cluster_id", "K8SClusterID", cluster_ids)]
+    fields = [
+        "k8s_cluster_id",
+        "mode",
+        "status",
+        "exit_code",
+        "started_at",
+        "finished_at",
+        "message",
+        "source",
+        "read_summary",
+        ("leaked_bindings", "bindings_freed"),
+        ("orphaned_pools", "pools_released"),
+        ("drifted_pools", "targets_fixed"),
+        "warnings",
+        "findings",
+        "audit_events",
+    ]
+    readonly_fields = [name for entry in fields for name in (entry if isinstance(entry, tuple) else (entry,))]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="mode", ordering="applied")
+    def mode(self, obj):
+        return obj.mode
+
+    @admin.display(description="read from")
+    def source(self, obj):
+        return obj.report.get("source", "")
+
+    @admin.display(description="read")
+    def read_summary(self, obj):
+        report = obj.report
+        if "bindings_checked" not in report:
+            return "-"
+        listed = ", ".join(f"{kind}: {n}" for kind, n in sorted(report.get("objects_listed", {}).items()))
+        return (
+            f"{listed or 'nothing'} ({report['live_pods']} live pods); {report['bindings_checked']} bindings "
+            f"checked; grace {report['grace_seconds']} s: {report['young_bindings']} bindings and "
+            f"{report['young_pools']} pools younger than it left alone; skipped {report.get('changes_skipped', 0)}, "
+            f"failed {report.get('changes_failed', 0)}"
+        )
+
+    @admin.display(description="warnings")
+    def warnings(self, obj):
+        return format_html_join("", "<p>{}</p>", ((w,) for w in obj.report.get("warnings", []))) or "-"
+
+    @admin.display(description="findings")
+    def findings(self, obj):
+        rows = obj.report.get("findings", [])
+        if not rows:
+            return "none"
+        total = obj.report.get("findings_total", len(rows))
+        titles = ("What", "Pod", "IP", "Pool", "Since", "Why", "Action")
+        head = format_html_join("", "<th>{}</th>", ((title,) for title in titles))
+        body = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (r["What"], r["K8SPodID"] or "-", r["IP"] or "-", r["Pool"], r["Since"], r["Why"], r["Action"])
+                for r in rows
+            ),
+        )
+        more = format_html("<p>The first {} of {} findings.</p>", len(rows), total) if total > len(rows) else ""
+        return format_html(
+            '<table id="reconcile-findings"><thead><tr>{}</tr></thead><tbody>{}</tbody></table>{}', head, body, more
+        )
+
+    @admin.display(description="audit log")
+    def audit_events(self, obj):
+        url = reverse("admin:pools_auditevent_changelist") + f"?q=reconcile-{obj.pk}"
+        return format_html('<a href="{}">changes this run made (ReqID reconcile-{})</a>', url, obj.pk)

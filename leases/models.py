@@ -30,3 +30,57 @@ class Lease(models.Model):
 
     def __str__(self) -> str:
         return f"{self.pod_id} holds address {self.address_id}"
+
+
+class ReconcileRun(models.Model):
+    """One run of `manage.py reconcile` for a cluster: when, how, what it found and what it did.
+
+    Written when the run starts (status running) and completed when it ends, so a run killed half
+    way shows as such. The six figures operators alert on are columns; the rest of the report
+    (read summary, other counts, warnings, the first findings) is `report`."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "running"
+        CLEAN = "clean", "nothing to change"
+        LEAKS_FOUND = "leaks_found", "leaks found (dry run)"
+        APPLIED = "applied", "changes applied"
+        ERROR = "error", "error"
+
+    k8s_cluster_id = models.CharField("K8SClusterID", max_length=128)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    applied = models.BooleanField("--apply", default=False)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
+    exit_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    message = models.TextField(blank=True)
+    leaked_bindings = models.PositiveIntegerField("leaked bindings found", default=0)
+    bindings_freed = models.PositiveIntegerField(default=0)
+    orphaned_pools = models.PositiveIntegerField("orphaned pools found", default=0)
+    pools_released = models.PositiveIntegerField(default=0)
+    drifted_pools = models.PositiveIntegerField("pools whose target drifted", default=0)
+    targets_fixed = models.PositiveIntegerField(default=0)
+    report = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        indexes = [models.Index(fields=["k8s_cluster_id", "-started_at"], name="reconcile_cluster_started_idx")]
+
+    def __str__(self) -> str:
+        mode = "apply" if self.applied else "dry run"
+        return f"reconcile {self.k8s_cluster_id} at {self.started_at:%Y-%m-%d %H:%M:%S} ({mode}): {self.status}"
+
+    @property
+    def mode(self) -> str:
+        return "apply" if self.applied else "dry-run"
+
+    @property
+    def succeeded(self) -> bool:
+        """The cluster was read and compared completely (whatever was found)."""
+        return self.status in SUCCESSFUL_RUN_STATUSES
+
+
+SUCCESSFUL_RUN_STATUSES = (
+    ReconcileRun.Status.CLEAN,
+    ReconcileRun.Status.LEAKS_FOUND,
+    ReconcileRun.Status.APPLIED,
+)

@@ -1,10 +1,28 @@
-"""OpenAPI declarations of the CNI IPAM plugin's two calls and of the address list (see pools/api/openapi.py)."""
+"""OpenAPI declarations of the CNI IPAM plugin's two calls, the address list and the reconcile runs
+(see pools/api/openapi.py)."""
 
 from drf_spectacular.utils import OpenApiExample, extend_schema
 
-from leases.serializers import AddressOut, ReleaseIPRequest, ReleaseIPResponse, RequireIPRequest, RequireIPResponse
-from pools.api.openapi import DEMO_WORKLOAD, contract_responses, error_example, post_errors
-from pools.api.read_openapi import SCOPE, list_schema
+from leases.reconcile.run import STORED_FINDINGS
+from leases.serializers import (
+    AddressOut,
+    ReconcileRunOut,
+    ReleaseIPRequest,
+    ReleaseIPResponse,
+    RequireIPRequest,
+    RequireIPResponse,
+)
+from pools.api.fields import Envelope
+from pools.api.openapi import (
+    DEMO_WORKLOAD,
+    contract_responses,
+    error_example,
+    error_responses,
+    post_errors,
+    server_errors,
+)
+from pools.api.read_openapi import READ_ERRORS, REQ_ID_PARAM, SCOPE, list_schema
+from pools.auth import NO_TOKEN_MSG
 from pools.choices import Code
 
 NO_LEASE = {"IP": "", "MacAddr": "", "PortID": "", "SubnetGatewayAddr": "", "SubnetCIDR": ""}
@@ -110,4 +128,73 @@ ADDRESSES = list_schema(
     AddressOut,
     ADDRESS_ROW,
     bad_filter_msg="IP: 'not-an-ip' is not an IPv4 or IPv6 address",
+)
+
+RECONCILE_RUN_ROW = {
+    "ID": 7,
+    "K8SClusterID": "demo-cluster",
+    "Mode": "dry-run",
+    "Status": "leaks_found",
+    "ExitCode": 1,
+    "StartedAt": "2026-10-01T14:30:00Z",
+    "FinishedAt": "2026-10-01T14:30:02Z",
+    "Message": "leaked bindings: 1, pools of deleted workloads: 0, pools whose target differs from their "
+    "workload's: 0; left alone as younger than the grace: 0 bindings, 0 pools; dry run: nothing changed "
+    "(--apply makes the changes)",
+    "Source": "kubeconfig /etc/ipresmgr/kubeconfig",
+    "GraceSeconds": 300,
+    "FixTargets": False,
+    "ObjectsListed": {"Deployment": 1, "ReplicaSet": 1, "Pod": 1},
+    "LivePods": 1,
+    "BindingsChecked": 2,
+    "YoungBindings": 0,
+    "YoungPools": 0,
+    "LeakedBindings": 1,
+    "BindingsFreed": 0,
+    "OrphanedPools": 0,
+    "PoolsReleased": 0,
+    "DriftedPools": 0,
+    "TargetsFixed": 0,
+    "ChangesSkipped": 0,
+    "ChangesFailed": 0,
+    "Warnings": [],
+    "Seconds": {"read": 0.412, "compare": 0.006},
+    "FindingsTotal": 1,
+    "Findings": [
+        {
+            "What": "leaked-binding",
+            "K8SPodID": "pod-uid-1",
+            "IP": "10.0.3.10",
+            "Pool": "demo-cluster/default/Deployment/web",
+            "SubnetID": "subnet-demo",
+            "Since": "2026-10-01T14:02:05Z",
+            "Why": "pod is not among the cluster's 1 live pods",
+            "Action": "would end the binding",
+        }
+    ],
+}
+RECONCILE_FORBIDDEN_MSG = "only an operator token may read reconcile runs"
+
+RECONCILE_RUNS = extend_schema(
+    summary="Reports of the last reconcile runs (operator token)",
+    description=(
+        "What each run of `manage.py reconcile` read, found and did, newest first: bindings of pods that are "
+        "gone (leaked), active pools whose workload is gone, pools whose target differs from the workload's "
+        f"replica count. Each run keeps its first {STORED_FINDINGS} findings; the counts are exact. A cluster "
+        "token gets Code 3."
+    ),
+    parameters=[REQ_ID_PARAM],
+    responses={
+        200: ReconcileRunOut,
+        **READ_ERRORS,
+        **error_responses(Envelope, (Code.FORBIDDEN,)),
+    },
+    examples=[
+        OpenApiExample("A page", value=RECONCILE_RUN_ROW, response_only=True, status_codes=["200"]),
+        error_example(Code.INVALID_REQUEST, "Status: Select a valid choice. done is not one of the available choices."),
+        error_example(Code.UNAUTHENTICATED, NO_TOKEN_MSG),
+        error_example(Code.FORBIDDEN, RECONCILE_FORBIDDEN_MSG),
+        *server_errors(),
+    ],
+    tags=["read"],
 )

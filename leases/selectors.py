@@ -1,11 +1,13 @@
-"""Reads of who holds which address, shared by the read API and the console."""
+"""Reads of who holds which address, and of reconcile runs, shared by the read API and the console."""
 
 from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from leases.models import Lease
+from leases.models import Lease, ReconcileRun
+from pools.choices import Code
 from pools.domain import Actor
+from pools.errors import ServiceError
 from pools.models import Address
 
 
@@ -26,3 +28,10 @@ def addresses_visible_to(actor: Actor) -> QuerySet[Address]:
     if actor.cluster_id is not None:
         addresses = addresses.filter(pool__k8s_cluster_id=actor.cluster_id)
     return addresses
+
+
+def reconcile_runs_visible_to(actor: Actor) -> QuerySet[ReconcileRun]:
+    """Stored reconcile runs, newest first: an operator's view (they name leaked pods of any cluster)."""
+    if not actor.is_operator:
+        raise ServiceError(Code.FORBIDDEN, "only an operator token may read reconcile runs")
+    return ReconcileRun.objects.order_by("-started_at", "-id")

@@ -1,9 +1,11 @@
-"""Request and answer shapes of the CNI IPAM plugin's calls (contract section 3), and the address
-rows of the read API."""
+"""Request and answer shapes of the CNI IPAM plugin's calls (contract section 3), the address rows
+of the read API, and the stored reconcile runs."""
 
 from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
+from leases.models import ReconcileRun
+from leases.reconcile.run import STORED_FINDINGS
 from leases.selectors import lease_of
 from pools.api.fields import ContractRequest, Envelope, ip_field, opaque_id_field
 from pools.choices import Kind, PoolState
@@ -70,3 +72,80 @@ class AddressOut(serializers.Serializer):
     def get_K8SApiResourceID(self, address) -> str:  # noqa: N802
         lease = lease_of(address)
         return "" if lease is None else lease.k8s_resource_id
+
+
+class ReconcileFindingOut(serializers.Serializer):
+    What = serializers.ChoiceField(
+        choices=["leaked-binding", "orphaned-pool", "target-drift"],
+        help_text="leaked-binding: an address bound to a pod that is gone or finished; orphaned-pool: an active "
+        "pool whose workload is gone; target-drift: a pool whose target differs from its workload's replica count.",
+    )
+    K8SPodID = serializers.CharField(allow_blank=True, help_text="The pod UID of a leaked binding; else empty.")
+    IP = serializers.CharField(allow_blank=True, help_text="The address of a leaked binding; else empty.")
+    Pool = serializers.CharField(help_text="The pool's workload: cluster/namespace/Kind/name.")
+    SubnetID = serializers.CharField()
+    Since = serializers.DateTimeField(
+        help_text="Bound at (binding), created at (orphaned pool), target last set at (drift)."
+    )
+    Why = serializers.CharField()
+    Action = serializers.CharField(help_text="What the run did, or would do with --apply, and how it went.")
+
+
+@extend_schema_serializer(component_name="ReconcileRun")
+class ReconcileRunOut(serializers.Serializer):
+    """A stored run of `manage.py reconcile` (also what `--output json` prints)."""
+
+    ID = serializers.IntegerField(source="pk")
+    K8SClusterID = serializers.CharField(source="k8s_cluster_id")
+    Mode = serializers.ChoiceField(source="mode", choices=["dry-run", "apply"])
+    Status = serializers.ChoiceField(
+        source="status",
+        choices=ReconcileRun.Status.choices,
+        help_text="running; clean (nothing to change); leaks_found (dry run); applied; error (see Message).",
+    )
+    ExitCode = serializers.IntegerField(
+        source="exit_code", allow_null=True, help_text="0 nothing found or applied, 1 leaks found (dry run), 2 error."
+    )
+    StartedAt = serializers.DateTimeField(source="started_at")
+    FinishedAt = serializers.DateTimeField(source="finished_at", allow_null=True)
+    Message = serializers.CharField(source="message", allow_blank=True)
+    Source = serializers.CharField(source="report.source", default="", help_text="Where the cluster was read from.")
+    GraceSeconds = serializers.IntegerField(source="report.grace_seconds", default=None, allow_null=True)
+    FixTargets = serializers.BooleanField(source="report.fix_targets", default=False)
+    ObjectsListed = serializers.DictField(
+        child=serializers.IntegerField(),
+        source="report.objects_listed",
+        default=dict,
+        help_text="Objects read, by kind.",
+    )
+    LivePods = serializers.IntegerField(source="report.live_pods", default=0)
+    BindingsChecked = serializers.IntegerField(source="report.bindings_checked", default=0)
+    YoungBindings = serializers.IntegerField(
+        source="report.young_bindings", default=0, help_text="Bindings younger than the grace, left alone."
+    )
+    YoungPools = serializers.IntegerField(
+        source="report.young_pools", default=0, help_text="Pools created or changed within the grace, left alone."
+    )
+    LeakedBindings = serializers.IntegerField(source="leaked_bindings")
+    BindingsFreed = serializers.IntegerField(source="bindings_freed")
+    OrphanedPools = serializers.IntegerField(source="orphaned_pools")
+    PoolsReleased = serializers.IntegerField(source="pools_released")
+    DriftedPools = serializers.IntegerField(source="drifted_pools")
+    TargetsFixed = serializers.IntegerField(source="targets_fixed")
+    ChangesSkipped = serializers.IntegerField(
+        source="report.changes_skipped", default=0, help_text="Changes skipped: what the run saw had changed."
+    )
+    ChangesFailed = serializers.IntegerField(source="report.changes_failed", default=0)
+    Warnings = serializers.ListField(child=serializers.CharField(), source="report.warnings", default=list)
+    Seconds = serializers.DictField(
+        child=serializers.FloatField(),
+        source="report.seconds",
+        default=dict,
+        help_text="How long each step took: read (the cluster), compare, apply.",
+    )
+    FindingsTotal = serializers.IntegerField(
+        source="report.findings_total",
+        default=0,
+        help_text=f"All findings; Findings holds the first {STORED_FINDINGS}.",
+    )
+    Findings = ReconcileFindingOut(many=True, source="report.findings", default=list)

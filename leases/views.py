@@ -1,7 +1,8 @@
-"""The CNI IPAM plugin's two calls, and the read list of reserved addresses and their holders."""
+"""The CNI IPAM plugin's two calls, the read list of reserved addresses and their holders, and the
+stored reports of reconcile runs."""
 
 from leases import filters, openapi, selectors, services
-from leases.serializers import AddressOut, ReleaseIPRequest, RequireIPRequest
+from leases.serializers import AddressOut, ReconcileRunOut, ReleaseIPRequest, RequireIPRequest
 from pools.api.fields import workload_of
 from pools.api.views import ContractView, ReadView
 from pools.choices import ReqType
@@ -46,3 +47,13 @@ class AddressListView(ReadView):
     @staticmethod
     def selector(actor):
         return selectors.addresses_visible_to(actor).order_by("subnet_id", "ip_key")
+
+
+@openapi.RECONCILE_RUNS
+class ReconcileRunListView(ReadView):
+    serializer_class = ReconcileRunOut
+    filterset_class = filters.ReconcileRunFilter
+
+    @staticmethod
+    def selector(actor):
+        return selectors.reconcile_runs_visible_to(actor)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import io
 import json
 import re
+import tempfile
+from pathlib import Path
 
 from django.core.management import call_command
 from django.db import transaction
@@ -18,8 +20,10 @@ from rest_framework.test import APIClient
 from pools.api.admission_openapi import CREATE_WEB
 from pools.api.admission_review import MAX_REVIEW_BYTES
 from pools.api.envelope import UNAVAILABLE_MSG, as_service_error
+from tests.reconcile_support import age, cluster_file, reconcile, web
 
 VOLATILE = {"ReqID", "MacAddr", "PortID", "CreatedAt", "UpdatedAt", "ReservedAt", "BoundAt", "At", "ID"}
+VOLATILE |= {"StartedAt", "FinishedAt", "Since", "Source", "Seconds"}  # reconcile runs
 WORKLOAD = {"K8SApiResourceKind": 0, "K8SClusterID": "demo-cluster", "K8SNamespace": "default"}
 WEB = {**WORKLOAD, "K8SApiResourceName": "web"}
 CREATE = {
@@ -164,6 +168,18 @@ def admission_review(replicas: int = 3, subnet: str = "region-1/subnet-demo", **
     return body
 
 
+def _reconcile_run(demo):
+    """A dry run of the demo cluster an hour later: pod-uid-1 is gone, pod-uid-2 runs."""
+    demo.pool_with_one_pod()
+    second_pod = {"ReqID": "setup-3", **WEB, **POD, "K8SPodID": "pod-uid-2"}
+    assert demo.call("post", "/v1/ip/require", second_pod).json()["Code"] == 0
+    age()
+    with tempfile.TemporaryDirectory() as folder:
+        path = cluster_file(Path(folder), *web(["pod-uid-2"]))
+        assert reconcile("--from-json", path, cluster="demo-cluster")[0] == 1
+    return demo.call("get", "/v1/reconcile/runs", {"Limit": 1}, token="operator")
+
+
 SCENARIOS = {
     ("post", "/v1/ippool/create"): {
         ("200", "Code 0 Success"): lambda d: d.call("post", "/v1/ippool/create", {"ReqID": "r1", **CREATE}),
@@ -282,6 +298,14 @@ SCENARIOS = {
     ("get", "/v1/pools"): read_scenarios("/v1/pools", {"State": "gone"}),
     ("get", "/v1/addresses"): read_scenarios("/v1/addresses", {"IP": "not-an-ip"}),
     ("get", "/v1/events"): read_scenarios("/v1/events", {"Code": "7"}),
+    ("get", "/v1/reconcile/runs"): {
+        ("200", "A page"): _reconcile_run,
+        ("400", "Code 1 InvalidRequest"): lambda d: d.call(
+            "get", "/v1/reconcile/runs", {"Status": "done"}, token="operator"
+        ),
+        ("401", "Code 2 Unauthenticated"): lambda d: d.call("get", "/v1/reconcile/runs", token=None),
+        ("403", "Code 3 Forbidden"): lambda d: d.call("get", "/v1/reconcile/runs"),
+    },
 }
 FROM_CODE = {
     "Code 50 Unavailable": UNAVAILABLE_MSG,

@@ -77,17 +77,18 @@ def pool_scale(*, ctx: CallContext, workload: Workload, new_target: int, old_tar
 
 
 @service_transaction
-def pool_resize(*, ctx: CallContext, pool: Pool, target: int) -> Pool:
-    """Set an active pool's target from the console: as a ScaleIPPool would, for this very pool."""
+def pool_resize(*, ctx: CallContext, pool: Pool, target: int, reason: str = "") -> Pool:
+    """Set an active pool's target from the console (or the reconciler, which gives its `reason`
+    for the audit log): as a ScaleIPPool would, for this very pool."""
     pool = allocation.lock_pool(pool.pk)
     if not pool.is_active:
         raise ServiceError(Code.POOL_NOT_FOUND, f"pool {pool} is released; only an active pool can be resized")
     if target < 0:
         raise ServiceError(Code.INVALID_REQUEST, "target must not be negative")
-    return _retarget_audited_locked(ctx=ctx, pool=pool, target=target)
+    return _retarget_audited_locked(ctx=ctx, pool=pool, target=target, reason=reason)
 
 
-def _retarget_audited_locked(*, ctx: CallContext, pool: Pool, target: int, **detail) -> Pool:
+def _retarget_audited_locked(*, ctx: CallContext, pool: Pool, target: int, reason: str = "", **detail) -> Pool:
     """Set the locked, active pool's target and audit it (ScaleIPPool and the console's resize)."""
     now = timezone.now()
     previous = pool.target
@@ -96,11 +97,15 @@ def _retarget_audited_locked(*, ctx: CallContext, pool: Pool, target: int, **det
         ctx,
         workload=pool.workload,
         subnet_id=pool.subnet.subnet_id,
-        msg=f"target {previous} -> {target}; {pool.reserved_count} reserved",
+        msg=f"target {previous} -> {target}; {pool.reserved_count} reserved" + _because(reason),
         at=now,
-        detail={"previous_target": previous, "new_target": target, **detail},
+        detail={"previous_target": previous, "new_target": target, **detail, **({"reason": reason} if reason else {})},
     )
     return pool
+
+
+def _because(reason: str) -> str:
+    return f"; reason: {reason}" if reason else ""
 
 
 @service_transaction
@@ -115,23 +120,25 @@ def pool_release(*, ctx: CallContext, workload: Workload) -> Pool | None:
 
 
 @service_transaction
-def pool_release_one(*, ctx: CallContext, pool: Pool) -> Pool:
-    """Release this active pool from the console, as a ReleaseIPPool of its workload would."""
+def pool_release_one(*, ctx: CallContext, pool: Pool, reason: str = "") -> Pool:
+    """Release this active pool from the console (or the reconciler, which gives its `reason` for
+    the audit log), as a ReleaseIPPool of its workload would."""
     pool = allocation.lock_pool(pool.pk)
     if not pool.is_active:
         raise ServiceError(Code.POOL_NOT_FOUND, f"pool {pool} is already released")
-    return _release_audited_locked(ctx=ctx, pool=pool, now=timezone.now())
+    return _release_audited_locked(ctx=ctx, pool=pool, now=timezone.now(), reason=reason)
 
 
-def _release_audited_locked(*, ctx: CallContext, pool: Pool, now) -> Pool:
+def _release_audited_locked(*, ctx: CallContext, pool: Pool, now, reason: str = "") -> Pool:
     """Idle addresses go back now (or after the grace); bound ones when their pods release them."""
     returned = allocation.release_locked(pool, now)
     audit_record(
         ctx,
         workload=pool.workload,
         subnet_id=pool.subnet.subnet_id,
-        msg=f"pool released; {returned} idle addresses returned, {pool.reserved_count} kept",
+        msg=f"pool released; {returned} idle addresses returned, {pool.reserved_count} kept" + _because(reason),
         at=now,
+        detail={"reason": reason} if reason else None,
     )
     return pool
 
