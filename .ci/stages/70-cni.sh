@@ -24,7 +24,7 @@ bash scripts/ensure-postgres.sh
 
 # Namespaces this stage's test left behind when it was killed (older than an hour; a run of its
 # own cleans up after itself, even on failure).
-find /var/run/netns -maxdepth 1 -name 'iprcni-*' -mmin +60 -printf '%f\n' 2>/dev/null | while read -r ns; do
+{ find /var/run/netns -maxdepth 1 -name 'iprcni-*' -mmin +60 -printf '%f\n' 2>/dev/null || true; } | while read -r ns; do
   echo "removing a stale namespace of an earlier run: $ns"
   ip netns del "$ns" || true
 done

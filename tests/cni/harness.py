@@ -15,6 +15,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -160,6 +161,8 @@ class Service:
     def env(self, database_url: str) -> dict:
         env = dict(os.environ)
         env.update({"DATABASE_URL": database_url, "LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1"})
+        # Serving refuses the public development key; this throwaway service gets its own.
+        env.setdefault("IPRESMGR_SECRET_KEY", secrets.token_urlsafe(50))
         env.pop("IPRESMGR_ALLOW_ANONYMOUS", None)
         return env
 
