@@ -31,7 +31,19 @@ CRD_KINDS = {("monitoring.coreos.com/v1", "ServiceMonitor"), ("postgresql.cnpg.i
 IMAGE_NAME = "ipresmgr"
 PORT = 8000
 # What the README's apply steps select on (-l app.kubernetes.io/component=...).
-COMPONENTS = {"namespace", "config", "migration", "server", "maintenance", "database", "monitoring"}
+COMPONENTS = {
+    "namespace",
+    "config",
+    "migration",
+    "server",
+    "maintenance",
+    "database",
+    "monitoring",
+    "webhook",
+    "reconcile",
+}
+# The one container that does not run our image: the webhook's TLS front (docker/kubernetes/webhook).
+SIDECAR_IMAGES = {"webhook-tls": "nginxinc/nginx-unprivileged"}
 POD_KINDS = {"Deployment", "Job", "CronJob"}
 
 
@@ -75,6 +87,16 @@ def containers(overlay: str) -> list[tuple[dict, dict]]:
     return [(obj, c) for obj in rendered(overlay) if obj["kind"] in POD_KINDS for c in pod_spec(obj)["containers"]]
 
 
+def service_containers(overlay: str) -> list[tuple[dict, dict]]:
+    """The containers that run IPResMgr's image (not a sidecar)."""
+    return [(obj, c) for obj, c in containers(overlay) if c["name"] not in SIDECAR_IMAGES]
+
+
+def server_container(overlay: str) -> dict:
+    [container] = [c for c in pod_spec(one(overlay, "Deployment", "ipresmgr"))["containers"] if c["name"] == "ipresmgr"]
+    return container
+
+
 def selects(selector: dict, labels: dict) -> bool:
     return all(labels.get(key) == value for key, value in selector.items())
 
@@ -116,7 +138,7 @@ def test_the_cloudnativepg_cluster_has_its_required_fields_and_makes_the_secret_
     initdb = spec["bootstrap"]["initdb"]
     assert initdb["database"] and initdb["owner"]
     # CloudNativePG writes <cluster>-app with key `uri`; every pod reads DATABASE_URL from it.
-    for _, container in containers("production"):
+    for _, container in service_containers("production"):
         [database_url] = [e for e in container["env"] if e["name"] == "DATABASE_URL"]
         assert database_url["valueFrom"]["secretKeyRef"] == {"name": f"{cluster['metadata']['name']}-app", "key": "uri"}
 
@@ -228,7 +250,7 @@ def test_pods_run_non_root_read_only_without_an_api_token(overlay):
             mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
             # A read-only root: what the process writes goes to emptyDirs.
             assert "emptyDir" in volumes[mounts["/tmp"]]
-            env = {e["name"]: e.get("value") for e in container["env"]}
+            env = {e["name"]: e.get("value") for e in container.get("env", [])}
             if "PROMETHEUS_MULTIPROC_DIR" in env:
                 assert "emptyDir" in volumes[mounts[env["PROMETHEUS_MULTIPROC_DIR"]]]
 
@@ -237,7 +259,7 @@ def test_pods_run_non_root_read_only_without_an_api_token(overlay):
 def test_the_deployment_probes_spreads_and_stops_gracefully(overlay):
     deployment = one(overlay, "Deployment", "ipresmgr")
     spec = pod_spec(deployment)
-    [container] = spec["containers"]
+    container = server_container(overlay)
     assert container["startupProbe"]["httpGet"]["path"] == "/healthz"
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
@@ -316,9 +338,13 @@ def test_the_image_is_the_one_ci_builds_at_the_projects_version(overlay):
     stage = (REPO / ".ci" / "stages" / "60-image.sh").read_text()
     [built] = re.findall(r"^IMAGE=\$\{IPRESMGR_CI_IMAGE:-localhost/([^:}]+):", stage, re.M)
     assert built == IMAGE_NAME
-    for _, container in containers(overlay):
+    for _, container in service_containers(overlay):
         name, _, tag = container["image"].rpartition(":")
         assert name.rsplit("/", 1)[-1] == IMAGE_NAME and tag == __version__
+    for _, container in containers(overlay):
+        if container["name"] in SIDECAR_IMAGES:
+            name, _, tag = container["image"].rpartition(":")
+            assert name == SIDECAR_IMAGES[container["name"]] and tag and tag != "latest"  # pinned
     compose = yaml.safe_load((DOCKER / "compose.yaml").read_text())
     assert compose["services"]["app"]["image"] == f"{IMAGE_NAME}:{__version__}"
 
@@ -326,7 +352,7 @@ def test_the_image_is_the_one_ci_builds_at_the_projects_version(overlay):
 @overlays
 def test_ports_agree(overlay):
     deployment = one(overlay, "Deployment", "ipresmgr")
-    [container] = pod_spec(deployment)["containers"]
+    container = server_container(overlay)
     assert container["ports"] == [{"name": "http", "containerPort": PORT, "protocol": "TCP"}]
     assert {e["name"]: e.get("value") for e in container["env"]}.get("PORT", str(PORT)) == str(PORT)
     annotations = deployment["spec"]["template"]["metadata"]["annotations"]
@@ -359,7 +385,12 @@ def variables_read_by_the_code() -> set[str]:
 
 
 def config_values(overlay: str) -> dict[str, str]:
-    [config] = [o for o in rendered(overlay) if o["kind"] == "ConfigMap"]
+    """The service's settings (ipresmgr-config; other ConfigMaps belong to the reconcile and webhook parts)."""
+    [config] = [
+        o
+        for o in rendered(overlay)
+        if o["kind"] == "ConfigMap" and o["metadata"]["name"].startswith("ipresmgr-config-")
+    ]
     return config["data"]
 
 
@@ -368,7 +399,7 @@ def manifest_variables(overlay: str) -> dict[str, str]:
     values = dict(config_values(overlay))
     # Production's Secret is made by hand, with the keys of the base's example.
     values.update(one("base", "Secret", "ipresmgr-secrets")["stringData"])
-    for _, container in containers(overlay):
+    for _, container in service_containers(overlay):
         for entry in container.get("env", []):
             values[entry["name"]] = entry["value"] if "value" in entry else f"<from {entry['valueFrom']}>"
     return values
@@ -388,10 +419,20 @@ def test_the_code_reads_a_sane_set_of_variables():
     assert {"DATABASE_URL", "IPRESMGR_SECRET_KEY", "PORT", "GUNICORN_WORKERS", "IPRESMGR_MIGRATE_ON_START"} <= names
 
 
+def variables_in_arguments(overlay: str) -> set[str]:
+    """Names the kubelet substitutes into a container's arguments ($(NAME)): consumed there."""
+    return {
+        name
+        for _, container in containers(overlay)
+        for argument in container.get("command", []) + container.get("args", [])
+        for name in re.findall(r"\$\(([A-Z][A-Z0-9_]+)\)", argument)
+    }
+
+
 @overlays
 def test_every_variable_the_manifests_set_is_read_by_the_code(overlay):
-    unknown = set(manifest_variables(overlay)) - variables_read_by_the_code() - READ_ELSEWHERE
-    assert unknown == set()
+    consumed = variables_read_by_the_code() | READ_ELSEWHERE | variables_in_arguments(overlay)
+    assert set(manifest_variables(overlay)) - consumed == set()
 
 
 def test_every_variable_the_code_reads_is_in_the_readme_settings_table():
@@ -436,3 +477,24 @@ def test_check_deploy_is_silent_with_the_settings_the_manifests_give(overlay, tm
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues (0 silenced)." in result.stdout
+
+
+def test_the_production_overlay_runs_a_whole_cluster_the_webhook_and_reconcile_included():
+    import json
+
+    webhook = one("production", "ValidatingWebhookConfiguration", "ipresmgr")
+    services = {hook["clientConfig"]["service"]["name"] for hook in webhook["webhooks"]}
+    assert services == {one("production", "Service", "ipresmgr-webhook")["metadata"]["name"]}
+    names = [c["name"] for c in pod_spec(one("production", "Deployment", "ipresmgr"))["containers"]]
+    assert names == ["ipresmgr", "webhook-tls"]
+    reconcile = one("production", "CronJob", "ipresmgr-reconcile")
+    account = pod_spec(reconcile)["serviceAccountName"]
+    [binding] = objects("production", "ClusterRoleBinding")
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": account, "namespace": "ipresmgr"}]
+    # The cluster it reconciles is the one the CNI plugin's shipped settings name.
+    [settings] = [
+        o for o in objects("production", "ConfigMap") if o["metadata"]["name"].startswith("ipresmgr-reconcile-")
+    ]
+    plugin = json.loads((KUBERNETES / "cni" / "ipresmgr.conf").read_text())
+    assert settings["data"]["IPRESMGR_RECONCILE_CLUSTER_ID"] == plugin["clusterID"]
+    assert settings["data"]["IPRESMGR_RECONCILE_MODE"] == "--dry-run"  # until the operator opts in
