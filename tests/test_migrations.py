@@ -88,3 +88,18 @@ def test_subnets_registered_before_grants_stay_open_and_the_migration_goes_back(
     migrate_to(BEFORE_GRANTS)
     assert rows("SELECT subnet_id FROM pools_subnet") == [("s",)]
     call_command("migrate", verbosity=0)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="storage parameters are PostgreSQL's")
+def test_the_hot_tables_are_vacuumed_after_a_fixed_number_of_changes_and_the_migration_reverses():
+    def reloptions() -> dict[str, list[str] | None]:
+        return dict(rows("SELECT relname, reloptions FROM pg_class WHERE relname IN ('pools_address', 'leases_lease')"))
+
+    for options in reloptions().values():
+        assert "autovacuum_vacuum_scale_factor=0" in options and "autovacuum_vacuum_threshold=2000" in options
+    migrate_to([("leases", "0002_reconcile_runs")])
+    try:
+        assert reloptions() == {"pools_address": None, "leases_lease": None}
+    finally:
+        call_command("migrate", verbosity=0)
+    assert all("autovacuum_analyze_scale_factor=0.02" in options for options in reloptions().values())
