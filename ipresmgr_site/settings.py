@@ -120,6 +120,10 @@ if DATABASE_URL:
     # Parameters travel apart from the SQL, and a statement run a few times is prepared once per
     # connection: the hot paths' statements are parsed and planned once, not on every call.
     _db["OPTIONS"].setdefault("server_side_binding", env_bool("IPRESMGR_DB_SERVER_SIDE_BINDING", True))
+    # Django turns psycopg's prepared statements off unless asked (for transaction-mode poolers);
+    # 0 keeps them off (PgBouncer in transaction mode before 1.21).
+    _prepare_after = env_int("IPRESMGR_DB_PREPARE_THRESHOLD", 5)
+    _db["OPTIONS"].setdefault("prepare_threshold", _prepare_after or None)
     # Bounded waits: no request hangs on a lock queue or a dead server.
     _db["OPTIONS"].setdefault(
         "options",

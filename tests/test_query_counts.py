@@ -47,3 +47,21 @@ def test_release_with_nothing_bound(pool, django_assert_num_queries):
     # SQLite: the pools holding anything for the pod (none), audit
     with django_assert_num_queries(1 if on_postgres() else TRANSACTION + 2):
         assert pool.release("pod-never").json()["Code"] == 0
+
+
+@pytest.mark.skipif(not on_postgres(), reason="prepared statements are PostgreSQL's")
+def test_the_hot_statements_are_prepared_on_their_connection(pool):
+    from django.db import connection
+
+    def prepared_requires() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE '%%FOR UPDATE SKIP LOCKED%%'"
+            )
+            return cursor.fetchone()[0]
+
+    for n in range(6):  # the threshold is 5 executions of one statement on one connection
+        body = pool.require(f"pod-{n}").json()
+        assert body["Code"] == 0, body
+        assert pool.release(f"pod-{n}", body["IP"]).json()["Code"] == 0
+    assert prepared_requires() == 1  # once, however many tests ran on this connection before
