@@ -13,6 +13,7 @@ from django.utils.html import format_html
 from pools import addressing, history
 from pools.admin.common import cluster_ids, namespaces, short_time, value_filter
 from pools.models import AuditEvent
+from pools.services import audit_retention
 from pools.templatetags.pools_admin import cut
 
 
@@ -95,6 +96,11 @@ class AuditEventAdmin(admin.ModelAdmin):
     @admin.display(description="Msg")
     def message(self, obj):
         return cut(obj.msg)
+
+    def changelist_view(self, request, extra_context=None):
+        # What the list cannot show: how far back it goes, and what is kept for longer.
+        extra_context = {"audit_retention": audit_retention.retention_summary(), **(extra_context or {})}
+        return super().changelist_view(request, extra_context)
 
     def get_urls(self):
         return [
