@@ -136,7 +136,7 @@ def test_who_held_still_answers_for_a_still_bound_address_after_pruning(v1, admi
     page = admin_client.get(
         reverse("admin:pools_auditevent_who_held"), {"ip": ip, "at": now.strftime("%Y-%m-%d %H:%M")}
     ).content.decode()
-    assert 'class="holder">pod-a<' in page
+    assert 'class="holder">pod-a<' in page and "older than 90 days are deleted daily" in page
     events = v1.client.get(
         "/v1/events", {"IP": ip, "ReqType": ReqType.REQUIRE_IP}, HTTP_AUTHORIZATION=f"Bearer {operator_token}"
     ).json()

@@ -123,5 +123,6 @@ class AuditEventAdmin(admin.ModelAdmin):
                 "opts": self.model._meta,
                 "form": form,
                 "holding": holding,
+                "audit_retention": audit_retention.retention_summary(),
             },
         )
