@@ -20,7 +20,9 @@ Every other RequireIP older than the cutoff has a release older than the cutoff 
 recorded end at all (events written by hand or a restored backup), and goes.
 
 Lookups: the address by IP (address_ip_idx), the lease by address (its key), the releases by pod
-(audit_pod_at_idx); a handful of index probes per RequireIP older than the cutoff."""
+(audit_pod_at_idx); a handful of index probes per RequireIP older than the cutoff. The releases
+are looked up as scalar subqueries (LIMIT 1), not EXISTS: PostgreSQL may run an EXISTS as one
+hashed scan of every release younger than the cutoff, i.e. of the whole retained log, per batch."""
 
 from __future__ import annotations
 
@@ -62,8 +64,8 @@ def _binding_proof(cutoff):
             WHERE a.ip = e.ip AND s.subnet_id = e.subnet_id AND l.pod_id = e.pod_id AND l.bound_at <= e.at
         )
         OR (
-            EXISTS (SELECT 1 FROM {event} r WHERE {release} AND r.at >= %s)
-            AND NOT EXISTS (SELECT 1 FROM {event} r WHERE {release} AND r.at >= e.at AND r.at < %s)
+            (SELECT r.id FROM {event} r WHERE {release} AND r.at >= %s LIMIT 1) IS NOT NULL
+            AND (SELECT r.id FROM {event} r WHERE {release} AND r.at >= e.at AND r.at < %s LIMIT 1) IS NULL
         )
     )
     """.format(**_tables(), release=RELEASE_OF_THE_BINDING)
