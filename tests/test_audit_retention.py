@@ -211,6 +211,21 @@ def test_a_tiny_batch_size_deletes_everything_eligible_over_several_batches(v1):
     assert out.count("batch ") == detail["batches"]
 
 
+def test_events_of_the_same_instant_are_all_reached_across_batch_boundaries(v1):
+    v1.create_pool(1)
+    v1.require("pod-a")
+    for n in range(6):
+        v1.release(f"ghost-{n}")
+    then = timezone.now() - 100 * DAY
+    AuditEvent.objects.update(at=then)  # one instant: batches part by id
+    Lease.objects.update(bound_at=then)
+    kept = requires_of("pod-a")
+
+    prune("--older-than", "90", "--batch-size", "2")
+
+    assert event_ids() - {prune_event().pk} == kept
+
+
 def test_batches_are_counted_alike_in_a_dry_run(v1):
     v1.create_pool(1)
     for n in range(7):
