@@ -16,6 +16,7 @@ cutoff. A run stopped half way has committed its finished batches; the next run 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import stat
@@ -27,7 +28,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TextIO
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from pools.audit import audit_record
@@ -235,7 +236,8 @@ def _only_prune_running() -> Iterator[None]:
     try:
         yield
     finally:
-        with connection.cursor() as cursor:
+        # A lost connection has let go of the lock already; its error is the one to report.
+        with contextlib.suppress(DatabaseError), connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_unlock(%s)", [ADVISORY_LOCK_KEY])
 
 
