@@ -201,6 +201,8 @@ SPECTACULAR_SETTINGS = {
 # Domain settings.
 IPRESMGR_SURGE_PERCENT = env_int("IPRESMGR_SURGE_PERCENT", 25)
 IPRESMGR_RELEASE_GRACE_SECONDS = env_int("IPRESMGR_RELEASE_GRACE_SECONDS", 0)
+# manage.py prune_audit's default: audit events older than this many days are deleted (0: never).
+IPRESMGR_AUDIT_RETENTION_DAYS = env_int("IPRESMGR_AUDIT_RETENTION_DAYS", 90)
 IPRESMGR_ALLOW_ANONYMOUS = env_bool("IPRESMGR_ALLOW_ANONYMOUS")
 # How long a process trusts a token it has seen (pools.auth): a revocation reaches the other
 # processes within this many seconds. 0 looks every token up on every call.

@@ -6,4 +6,7 @@ class LeasesConfig(AppConfig):
     name = "leases"
 
     def ready(self):
-        from leases import consistency  # noqa: F401 - registers the lease checks with pools.consistency
+        from leases import (
+            consistency,  # noqa: F401 - registers the lease checks with pools.consistency
+            retention,  # noqa: F401 - registers the binding proofs with prune_audit's keep rules
+        )

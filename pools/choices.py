@@ -81,3 +81,4 @@ class AdminAction(models.TextChoices):
     ADDRESS_HOLD = "address_hold", "Address held back"
     ADDRESS_RETURN = "address_return", "Idle address returned to subnet"
     EXPIRED_POOLS_PURGE = "expired_pools_purge", "Released pools past grace purged"
+    AUDIT_PRUNE = "audit_prune", "Old audit events pruned"

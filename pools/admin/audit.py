@@ -13,6 +13,7 @@ from django.utils.html import format_html
 from pools import addressing, history
 from pools.admin.common import cluster_ids, namespaces, short_time, value_filter
 from pools.models import AuditEvent
+from pools.services import audit_retention
 from pools.templatetags.pools_admin import cut
 
 
@@ -96,6 +97,11 @@ class AuditEventAdmin(admin.ModelAdmin):
     def message(self, obj):
         return cut(obj.msg)
 
+    def changelist_view(self, request, extra_context=None):
+        # What the list cannot show: how far back it goes, and what is kept for longer.
+        extra_context = {"audit_retention": audit_retention.retention_summary(), **(extra_context or {})}
+        return super().changelist_view(request, extra_context)
+
     def get_urls(self):
         return [
             path("who-held/", self.admin_site.admin_view(self.who_held_view), name="pools_auditevent_who_held")
@@ -117,5 +123,6 @@ class AuditEventAdmin(admin.ModelAdmin):
                 "opts": self.model._meta,
                 "form": form,
                 "holding": holding,
+                "audit_retention": audit_retention.retention_summary(),
             },
         )

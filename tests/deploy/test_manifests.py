@@ -177,6 +177,7 @@ def test_the_base_has_every_object_the_service_needs():
         ("Job", "ipresmgr-migrate"),
         ("CronJob", "ipresmgr-purge-released-pools"),
         ("CronJob", "ipresmgr-check-consistency"),
+        ("CronJob", "ipresmgr-prune-audit"),
     } <= names
     assert [kind for kind, name in names if name.startswith("ipresmgr-config")] == ["ConfigMap"]
     # The service's own account has no API rights (others, e.g. a reconcile CronJob, bring their own).
@@ -285,13 +286,118 @@ def test_the_jobs_run_commands_that_exist(overlay):
     job = one(overlay, "Job", "ipresmgr-migrate")
     assert pod_spec(job)["containers"][0]["args"][0] == "migrate"
     cron_commands = {pod_spec(c)["containers"][0]["args"][0] for c in objects(overlay, "CronJob")}
-    assert {"purge_released_pools", "check_consistency"} <= cron_commands
+    assert {"purge_released_pools", "check_consistency", "prune_audit"} <= cron_commands
     for _, container in containers(overlay):
         if "args" in container:
             assert container["args"][0] in commands
     consistency = one(overlay, "CronJob", "ipresmgr-check-consistency")
     assert consistency["spec"]["jobTemplate"]["spec"]["backoffLimit"] == 0  # a finding is not retried
     assert all(c["spec"]["concurrencyPolicy"] == "Forbid" for c in objects(overlay, "CronJob"))
+
+
+@cache
+def rendered_folder(folder: Path) -> tuple[dict, ...]:
+    result = subprocess.run(
+        [kubectl(), "kustomize", str(folder)], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    return tuple(doc for doc in yaml.safe_load_all(result.stdout) if doc)
+
+
+def buildable_kustomizations() -> list[Path]:
+    """Every folder of docker/kubernetes/ that kustomize builds on its own (not a Component)."""
+    return sorted(
+        path.parent
+        for path in KUBERNETES.rglob("kustomization.yaml")
+        if yaml.safe_load(path.read_text()).get("kind", "Kustomization") == "Kustomization"
+    )
+
+
+def expand(text: str, env: dict[str, str]) -> str:
+    """Kubernetes' $(VAR) expansion of a container's args: $$ is a $, an unknown name stays as is."""
+
+    def substitute(match: re.Match) -> str:
+        if match.group(0) == "$$":
+            return "$"
+        return env.get(match.group(1), match.group(0))
+
+    return re.sub(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)", substitute, text)
+
+
+def container_env(container: dict, objs: tuple[dict, ...]) -> dict[str, str]:
+    """The variables a container's args may refer to, from the ConfigMaps and Secrets it names."""
+    config_maps = {o["metadata"]["name"]: o.get("data", {}) for o in objs if o["kind"] == "ConfigMap"}
+    secrets = {o["metadata"]["name"]: o.get("stringData", {}) for o in objs if o["kind"] == "Secret"}
+    env: dict[str, str] = {}
+    for source in container.get("envFrom", []):
+        if "configMapRef" in source:
+            env.update(config_maps.get(source["configMapRef"]["name"], {}))
+        if "secretRef" in source:
+            env.update(secrets.get(source["secretRef"]["name"], {}))
+    for entry in container.get("env", []):
+        ref = entry.get("valueFrom", {}).get("configMapKeyRef")
+        if "value" in entry:
+            env[entry["name"]] = entry["value"]
+        elif ref and ref["key"] in config_maps.get(ref["name"], {}):
+            env[entry["name"]] = config_maps[ref["name"]][ref["key"]]
+    return env
+
+
+def parse_command_line(args: list[str]) -> None:
+    """Parse `manage.py ARGS` with the command's own parser: CommandError for an unknown command,
+    flag or value."""
+    from django.core.management import CommandError, get_commands, load_command_class
+
+    name, *rest = args
+    app = get_commands().get(name)
+    if app is None:
+        raise CommandError(f"no manage.py command {name!r}")
+    load_command_class(app, name).create_parser("manage.py", name).parse_args(rest)
+
+
+def jobs_and_cronjobs(objs) -> list[dict]:
+    return [o for o in objs if o["kind"] in ("Job", "CronJob")]
+
+
+def test_every_job_and_cronjob_runs_a_command_with_arguments_it_accepts():
+    """A renamed command or flag, or a ConfigMap value the flag refuses, fails here, not at 3 a.m."""
+    checked = set()
+    for folder in buildable_kustomizations():
+        objs = rendered_folder(folder)
+        for obj in jobs_and_cronjobs(objs):
+            for container in pod_spec(obj)["containers"]:
+                assert container["image"].split(":")[0].endswith(IMAGE_NAME)
+                args = [expand(arg, container_env(container, objs)) for arg in container["args"]]
+                assert not [arg for arg in args if "$(" in arg], (folder, obj["metadata"]["name"], args)
+                parse_command_line(args)
+            checked.add((obj["kind"], obj["metadata"]["name"]))
+    # Every Job and CronJob written in docker/kubernetes/ is in some kustomization built above.
+    written = {
+        (doc["kind"], doc["metadata"]["name"])
+        for path in KUBERNETES.rglob("*.yaml")
+        for doc in yaml.safe_load_all(path.read_text())
+        if isinstance(doc, dict) and doc.get("kind") in ("Job", "CronJob")
+    }
+    assert written <= checked
+    assert ("CronJob", "ipresmgr-prune-audit") in checked and ("CronJob", "ipresmgr-reconcile") in checked
+
+
+def test_the_command_line_check_refuses_a_wrong_command_flag_or_value():
+    from django.core.management import CommandError
+
+    parse_command_line(["prune_audit", "--older-than", "90", "--batch-size", "500"])
+    for wrong in (["prune_audits"], ["prune_audit", "--older-then", "90"], ["prune_audit", "--older-than", "x"]):
+        with pytest.raises(CommandError):
+            parse_command_line(wrong)
+
+
+def test_the_prune_cronjob_takes_its_days_from_the_configmap():
+    cronjob = one("base", "CronJob", "ipresmgr-prune-audit")
+    [container] = pod_spec(cronjob)["containers"]
+    assert container["args"] == ["prune_audit", "--older-than", "$(IPRESMGR_AUDIT_RETENTION_DAYS)"]
+    assert config_values("base")["IPRESMGR_AUDIT_RETENTION_DAYS"] == "90"
+    assert cronjob["spec"]["schedule"].split()[2:] == ["*", "*", "*"]  # daily
+    assert pod_labels(cronjob)["app.kubernetes.io/component"] == "maintenance"
 
 
 # Agreement with the Dockerfile, the settings, the CI stage and the README -------------------------
