@@ -199,7 +199,7 @@ async def timed(port: int, path: str, repeat: int, **auth) -> dict:
     result["http"] = status
     if headers.get("content-type", "").startswith("application/json"):
         answer = json.loads(body)
-        result.update({k: answer[k] for k in ("Code", "Count", "CountExact", "Next") if k in answer})
+        result.update({k: answer[k] for k in ("Code", "Count", "CountExact") if k in answer})
         if answer.get("Code"):
             result["Msg"] = answer.get("Msg", "")[:120]
     elif status == 302:
@@ -472,7 +472,7 @@ def print_report(report: dict) -> None:
     print(f"\naudit rows: {report['audit_rows']:,}; table: {report['table']}; served: {report['app_root']}")
     print(f"{'read':70} {'p50 ms':>8} {'max ms':>8}  answer")
     for name, r in report["reads"].items():
-        answer = {k: v for k, v in r.items() if k not in ("p50_ms", "max_ms", "Next")}
+        answer = {k: v for k, v in r.items() if k not in ("p50_ms", "max_ms")}
         print(f"{name:70} {r['p50_ms']:>8.1f} {r['max_ms']:>8.1f}  {answer}")
     for r in report["require"]:
         rq = r["require"]
