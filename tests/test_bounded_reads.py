@@ -9,10 +9,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext, override_settings
+from rest_framework.serializers import Serializer
 from rest_framework.test import APIClient
 
 from bench.audit import DAYS, insert_events
 from pools import reads, services
+from pools.api.serializers import EventOut
 from pools.choices import AdminAction, Code, ReqType
 from pools.models import AuditEvent
 from tests.admin_support import changelist, page_messages
@@ -329,3 +331,11 @@ def test_console_list_under_the_bound_counts_exactly(admin_client):
     events(3)
     page = admin_client.get(changelist("auditevent")).content.decode()
     assert "3 audit events" in page and "more than" not in page
+
+
+def test_events_are_written_as_their_serializer_fields_describe(v1, operator_token):
+    v1.create_pool(1)
+    v1.require("pod-1")
+    v1.require("pod-2", namespace="elsewhere")  # a refusal, Code 20
+    for event in AuditEvent.objects.all():
+        assert EventOut().to_representation(event) == Serializer.to_representation(EventOut(), event)
