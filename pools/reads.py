@@ -22,7 +22,7 @@ import random
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.conf import settings
 from django.db import OperationalError, connection, transaction
@@ -108,18 +108,32 @@ class Cursor:
             if tuple(data["k"]) != keys:
                 raise BadCursor("made for another Ordering")
             values = tuple(
-                datetime.fromisoformat(value) if fields[key.lstrip("-")] is datetime else int(value)
+                _time(value) if fields[key.lstrip("-")] is datetime else _row_id(value)
                 for key, value in zip(keys, data["v"], strict=True)
             )
             return cls(keys=keys, values=values, before=bool(data["b"]))
         except BadCursor:
             raise
-        except (binascii.Error, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError):
+        except (binascii.Error, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError, OverflowError):
             raise BadCursor("not a cursor this server made") from None
 
     @classmethod
     def of(cls, row, keys: tuple[str, ...], *, before: bool = False) -> Cursor:
         return cls(keys=keys, values=tuple(getattr(row, key.lstrip("-")) for key in keys), before=before)
+
+
+def _time(text: str) -> datetime:
+    """A time in UTC, as the database compares it (an offset PostgreSQL refuses never reaches it)."""
+    value = datetime.fromisoformat(text)
+    if value.tzinfo is None:
+        raise ValueError("a cursor's time carries its offset")
+    return value.astimezone(UTC)
+
+
+def _row_id(value: int) -> int:
+    if type(value) is not int or not 0 <= value < 2**63:
+        raise ValueError("a cursor's row ID is a 64-bit integer")
+    return value
 
 
 def beyond(queryset: QuerySet, cursor: Cursor) -> QuerySet:
@@ -156,9 +170,7 @@ def bounded_read(narrow_by: str = "a time window (Since, Until) or another filte
         return
     try:
         with transaction.atomic():
-            _take_read_slot()
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT set_config('statement_timeout', %s, true)", [_read_timeout()])
+            _take_read_slot_and_timeout()
             yield
     except OperationalError as exc:
         if getattr(exc.__cause__, "sqlstate", None) == QUERY_CANCELED:
@@ -166,26 +178,31 @@ def bounded_read(narrow_by: str = "a time window (Since, Until) or another filte
         raise
 
 
-def _read_timeout() -> str:
-    return f"{settings.IPRESMGR_READ_STATEMENT_TIMEOUT_MS}ms"
-
-
-def _take_read_slot() -> None:
-    """Hold one of the `IPRESMGR_READ_CONCURRENCY` read slots until the transaction ends: a free
-    one if any, else wait for one, as long as the read timeout (then Code 50: busy, retry).
+def _take_read_slot_and_timeout() -> None:
+    """Hold one of the `IPRESMGR_READ_CONCURRENCY` read slots until the transaction ends, and set
+    the read timeout for the statements that follow: one round trip when a slot is free. Else wait
+    for one, as long as the read timeout (then Code 50: busy, retry).
 
     An advisory lock per slot, so the bound holds over every process and instance on the database
     and a crashed reader's slot is freed with its connection."""
     slots = settings.IPRESMGR_READ_CONCURRENCY
-    if slots <= 0:
-        return
+    timeout = f"{settings.IPRESMGR_READ_STATEMENT_TIMEOUT_MS}ms"
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT s FROM generate_series(0, %s) AS s WHERE pg_try_advisory_xact_lock(%s, s) LIMIT 1",
-            [slots - 1, READ_SLOT_LOCK_SPACE],
+            "SELECT set_config('statement_timeout', %s, true), "
+            "%s <= 0 OR EXISTS (SELECT FROM generate_series(0, %s - 1) AS s WHERE pg_try_advisory_xact_lock(%s, s))",
+            [timeout, slots, slots, READ_SLOT_LOCK_SPACE],
         )
-        if cursor.fetchone() is not None:
+        if cursor.fetchone()[1]:
             return
-        cursor.execute("SELECT set_config('lock_timeout', %s, true)", [_read_timeout()])
+        # Every slot is taken: wait for one, bounded by the lock timeout rather than the statement
+        # timeout, so that a wait is told apart from a query too broad.
+        cursor.execute(
+            "SELECT set_config('statement_timeout', '0', true), set_config('lock_timeout', %s, true)", [timeout]
+        )
         cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [READ_SLOT_LOCK_SPACE, random.randrange(slots)])
-        cursor.execute("SET LOCAL lock_timeout TO DEFAULT")
+        cursor.execute(
+            "SELECT set_config('statement_timeout', %s, true), "
+            "set_config('lock_timeout', (SELECT reset_val FROM pg_settings WHERE name = 'lock_timeout'), true)",
+            [timeout],
+        )

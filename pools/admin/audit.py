@@ -81,6 +81,9 @@ class AuditEventAdmin(admin.ModelAdmin):
     search_fields = ["ip", "pod_id", "req_id"]  # see get_search_results: exact, on indexes
     search_help_text = "An IP, a pod UID or a ReqID (exact). Any time range: ?at__gte=2026-05-04T14:00Z&at__lt=…"
     show_full_result_count = False  # no COUNT over the whole table
+    # Half Django's default, as the pool page's addresses: each row renders cut texts with hovers,
+    # and rendering, not the database, is most of a page's time.
+    list_per_page = 50
     paginator = BoundedCountPaginator
     list_max_show_all = 0  # no "Show all" of the log
 
