@@ -32,9 +32,9 @@ from pools.choices import Code
 from pools.errors import ServiceError
 
 QUERY_CANCELED = "57014"  # SQLSTATE of a statement cut off by statement_timeout
-# First key of the advisory locks that are read slots (second key: the slot's number). Nothing else
-# in IPResMgr takes advisory locks; the number only has to differ from other applications' on the
-# same database.
+# First key of the advisory locks that are read slots (second key: the slot's number). Locks on
+# two int4 keys are a key space apart from those on one bigint key (which other locks may use), so
+# the number only has to differ from other two-key advisory locks on the same database.
 READ_SLOT_LOCK_SPACE = 0x1B12
 
 
