@@ -26,9 +26,23 @@ async def call(port: int, path: str, body: dict, *, token: str | None) -> tuple[
         f"POST {path} HTTP/1.1\r\nHost: {HOST}:{port}\r\n{auth}Content-Type: application/json\r\n"
         f"Content-Length: {len(payload)}\r\n\r\n"
     ).encode()
+    status, _, content = await _exchange(port, head + payload)
+    return status, json.loads(content)
+
+
+async def get(port: int, path: str, *, token: str | None = None, cookie: str = "") -> tuple[int, dict, bytes]:
+    """GET `path` (with its query) on a fresh connection, as a reader of the API or the console
+    does; (HTTP status, headers, body)."""
+    auth = f"Authorization: Bearer {token}\r\n" if token else ""
+    cookies = f"Cookie: {cookie}\r\n" if cookie else ""
+    head = f"GET {path} HTTP/1.1\r\nHost: {HOST}:{port}\r\n{auth}{cookies}\r\n".encode()
+    return await _exchange(port, head)
+
+
+async def _exchange(port: int, request: bytes) -> tuple[int, dict, bytes]:
     reader, writer = await asyncio.open_connection(HOST, port)
     try:
-        writer.write(head + payload)
+        writer.write(request)
         status_line = await reader.readline()
         headers = {}
         while (line := await reader.readline()) not in (b"\r\n", b""):
@@ -45,7 +59,7 @@ async def call(port: int, path: str, body: dict, *, token: str | None) -> tuple[
             content = await reader.read(-1)
     finally:
         writer.close()
-    return int(status_line.split(b" ", 2)[1]), json.loads(content)
+    return int(status_line.split(b" ", 2)[1]), headers, content
 
 
 @dataclass

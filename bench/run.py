@@ -93,17 +93,21 @@ def recreate_database(database_url: str, *, drop_only: bool = False) -> None:
     import psycopg
 
     url, name = admin_url(database_url)
-    if not name.startswith("ipresmgr_"):
-        raise SystemExit(f"refusing to drop database {name!r}: the benchmark's name must start with ipresmgr_")
+    # A guard against dropping a real database by a slip of the URL: benchmark databases say so.
+    if not name.startswith("ipresmgr_") and "bench" not in name:
+        raise SystemExit(
+            f"refusing to drop database {name!r}: a benchmark's database name starts with ipresmgr_ or says bench"
+        )
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         if not drop_only:
             conn.execute(f'CREATE DATABASE "{name}"')
 
 
-def manage(env: dict, *args: str) -> str:
+def manage(env: dict, *args: str, root: Path = ROOT) -> str:
+    """`manage.py ARGS` of the checkout at `root` (another one to measure an older version)."""
     done = subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, check=False
+        [sys.executable, "manage.py", *args], cwd=root, env=env, capture_output=True, text=True, check=False
     )
     if done.returncode != 0:
         raise SystemExit(f"manage.py {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
@@ -117,7 +121,17 @@ def free_port_or_die(port: int) -> None:
 
 
 @contextmanager
-def gunicorn(env: dict, port: int, *, workers: int, threads: int, worker_class: str, profile: Path | None = None):
+def gunicorn(
+    env: dict,
+    port: int,
+    *,
+    workers: int,
+    threads: int,
+    worker_class: str,
+    profile: Path | None = None,
+    root: Path = ROOT,
+):
+    """Serve the checkout at `root` (this one by default) with the benchmark's gunicorn settings."""
     free_port_or_die(port)
     env = {
         **env,
@@ -134,7 +148,7 @@ def gunicorn(env: dict, port: int, *, workers: int, threads: int, worker_class: 
         command = [*record, "--", *command]
     proc = subprocess.Popen(
         command,
-        cwd=ROOT,
+        cwd=root,
         env=env,
         start_new_session=True,
     )
@@ -312,9 +326,9 @@ def count_queries(env: dict) -> dict:
 # The runs ------------------------------------------------------------------------------------------
 
 
-def setup_database(env: dict) -> str:
-    manage(env, "migrate", "--no-input", "-v0")
-    token = manage(env, "create_cluster", "--cluster-id", "bench").strip().splitlines()[-1]
+def setup_database(env: dict, *, root: Path = ROOT) -> str:
+    manage(env, "migrate", "--no-input", "-v0", root=root)
+    token = manage(env, "create_cluster", "--cluster-id", "bench", root=root).strip().splitlines()[-1]
     for subnet_id, cidr, gateway in [HOT_SUBNET, *FILL_SUBNETS]:
         manage(
             env,
@@ -327,6 +341,7 @@ def setup_database(env: dict) -> str:
             cidr,
             "--gateway",
             gateway,
+            root=root,
         )
     return token
 

@@ -214,6 +214,18 @@ IPRESMGR_MAX_RESERVE_PER_CALL = env_int("IPRESMGR_MAX_RESERVE_PER_CALL", 100_000
 # Whether a newly registered subnet serves every cluster until one is granted (false: none).
 IPRESMGR_SUBNETS_OPEN_BY_DEFAULT = env_bool("IPRESMGR_SUBNETS_OPEN_BY_DEFAULT", True)
 
+# Bounded reads (pools/reads.py): what a read list (the API's, the console's audit list) may cost,
+# whatever the size of its table. Counts are exact up to this many rows, then "more than".
+IPRESMGR_READ_COUNT_BOUND = env_int("IPRESMGR_READ_COUNT_BOUND", 1000)
+# /v1/events takes Offset up to this; deeper pages go by the Cursor of Next (keyset).
+IPRESMGR_READ_OFFSET_MAX = env_int("IPRESMGR_READ_OFFSET_MAX", 10_000)
+# PostgreSQL: a read's statements are cut off after this long and the caller is asked to narrow the
+# query (Code 1), well before the writers' IPRESMGR_DB_STATEMENT_TIMEOUT_MS.
+IPRESMGR_READ_STATEMENT_TIMEOUT_MS = env_int("IPRESMGR_READ_STATEMENT_TIMEOUT_MS", 1000)
+# PostgreSQL: reads running at once over all instances on the database (advisory locks); more wait
+# for a slot. One leaves the other cores to the writers on a small database server. 0: no limit.
+IPRESMGR_READ_CONCURRENCY = env_int("IPRESMGR_READ_CONCURRENCY", 1)
+
 # The admission webhook (POST /k8s/admission). It authenticates the apiserver by a cluster token;
 # or, when this names a header, by the subject DN of the client certificate that the TLS front (the
 # sidecar of docker/kubernetes/webhook/, or an ingress) verified and passed in that header: its CN

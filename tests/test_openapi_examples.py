@@ -2,8 +2,8 @@
 cannot drift from the code: each one is replayed against the demo data (`manage.py demo`) and
 compared, but for values that differ on every run (MACs, PortIDs, times, row IDs, token prefixes).
 
-Code 50 and Code 99 cannot be provoked from a test; their examples must carry the very Msg the
-code builds."""
+Code 50 and Code 99 cannot be provoked from a test, nor a read timeout on SQLite; their examples
+must carry the very Msg the code builds."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import re
 import tempfile
 from pathlib import Path
 
+from django.conf import settings
 from django.core.management import call_command
 from django.db import transaction
 from rest_framework.test import APIClient
@@ -20,6 +21,8 @@ from rest_framework.test import APIClient
 from pools.api.admission_openapi import CREATE_WEB
 from pools.api.admission_review import MAX_REVIEW_BYTES
 from pools.api.envelope import UNAVAILABLE_MSG, as_service_error
+from pools.api.read_openapi import EVENTS_NARROW_BY
+from pools.reads import too_broad_msg
 from tests.reconcile_support import age, cluster_file, reconcile, web
 
 VOLATILE = {"ReqID", "MacAddr", "PortID", "CreatedAt", "UpdatedAt", "ReservedAt", "BoundAt", "At", "ID"}
@@ -297,7 +300,12 @@ SCENARIOS = {
     ("get", "/v1/subnets"): read_scenarios("/v1/subnets", {"IPVersion": "5"}),
     ("get", "/v1/pools"): read_scenarios("/v1/pools", {"State": "gone"}),
     ("get", "/v1/addresses"): read_scenarios("/v1/addresses", {"IP": "not-an-ip"}),
-    ("get", "/v1/events"): read_scenarios("/v1/events", {"Code": "7"}),
+    ("get", "/v1/events"): {
+        **read_scenarios("/v1/events", {"Code": "7"}),
+        ("400", "Code 1 InvalidRequest: Offset beyond the bound"): lambda d: d.call(
+            "get", "/v1/events", {"Offset": settings.IPRESMGR_READ_OFFSET_MAX + 1}
+        ),
+    },
     ("get", "/v1/reconcile/runs"): {
         ("200", "A page"): _reconcile_run,
         ("400", "Code 1 InvalidRequest"): lambda d: d.call(
@@ -310,6 +318,8 @@ SCENARIOS = {
 FROM_CODE = {
     "Code 50 Unavailable": UNAVAILABLE_MSG,
     "Code 99 Internal": as_service_error(RuntimeError()).msg,
+    # A read timeout is provoked on PostgreSQL only (tests/test_bounded_reads.py).
+    "Code 1 InvalidRequest: query too broad": too_broad_msg(EVENTS_NARROW_BY),
 }
 
 

@@ -7,7 +7,13 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from pools.models import Address, AuditEvent, Subnet
-from tests.conftest import V1, make_subnet
+from tests.conftest import V1, make_subnet, on_postgres
+
+
+def bounded_read_queries() -> int:
+    """What a read adds on PostgreSQL (pools/reads.py): its read slot and timeout in one statement,
+    inside the test's transaction a savepoint and its release."""
+    return 3 if on_postgres() else 0
 
 
 def get(token: str | None, path: str, **params):
@@ -107,7 +113,7 @@ def test_subnet_list_costs_the_same_queries_for_many_subnets(operator_token, dja
     for index in range(20):
         make_subnet(f"s-{index}", f"10.2.{index}.0/24", f"10.2.{index}.1", exclusions=[f"10.2.{index}.9"])
     # token, count, page, exclusions, grants, the clusters' reserved counts
-    with django_assert_max_num_queries(6):
+    with django_assert_max_num_queries(6 + bounded_read_queries()):
         assert len(results(get(operator_token, "/v1/subnets"))) == 20
 
 
@@ -218,7 +224,7 @@ def test_address_row(state, cluster_token):
 
 
 def test_address_list_query_count_does_not_grow_with_rows(state, django_assert_max_num_queries):
-    with django_assert_max_num_queries(3):  # token, count, page
+    with django_assert_max_num_queries(3 + bounded_read_queries()):  # token, count, page
         assert len(results(get(state["operator"], "/v1/addresses"))) == 6
 
 

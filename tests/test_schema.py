@@ -158,6 +158,6 @@ def test_read_endpoints_document_filters_pages_and_an_example(schema, path, filt
     assert filters | {"Limit", "Offset", "Ordering", "ReqID"} <= names
     page = operation["responses"]["200"]["content"]["application/json"]
     example = next(iter(page["examples"].values()))["value"]
-    assert set(example) == {"ReqID", "Code", "Msg", "Count", "Next", "Previous", "Results"}
+    assert set(example) == {"ReqID", "Code", "Msg", "Count", "CountExact", "Next", "Previous", "Results"}
     assert len(example["Results"]) == 1
     assert {"400", "401", "503"} <= set(operation["responses"])

@@ -1,16 +1,25 @@
-"""Console pages for the audit log: search it, and ask who held an address at a given time."""
+"""Console pages for the audit log: search it, and ask who held an address at a given time.
+
+The log grows by every call, so its list reads a bounded amount whatever its size: pages are
+numbered up to the count bound (the newest IPRESMGR_READ_COUNT_BOUND events of the filters; older
+ones by narrowing the date, cluster, Code...), every filter has an index, and a query too broad for
+the read timeout shows a message and no rows instead of an error page (pools/reads.py)."""
 
 from __future__ import annotations
 
+from functools import cached_property
+
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
 from django.db.models import Q
 from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils.html import format_html
 
-from pools import addressing, history
+from pools import addressing, history, reads
 from pools.admin.common import cluster_ids, namespaces, short_time, value_filter
 from pools.models import AuditEvent
 from pools.services import audit_retention
@@ -26,6 +35,34 @@ class WhoHeldForm(forms.Form):
             return str(addressing.parse_ip(self.cleaned_data["ip"]))
         except ValueError:
             raise ValidationError("not an IPv4 or IPv6 address") from None
+
+
+class BoundedCountPaginator(Paginator):
+    """Counts up to the count bound, never the whole table: past it, the pages cover the newest
+    `bound` rows and the page says there are more (`count_exact`)."""
+
+    @cached_property
+    def bounded(self) -> reads.BoundedCount:
+        return reads.bounded_count(self.object_list)
+
+    @cached_property
+    def count(self) -> int:
+        return self.bounded.n
+
+    @property
+    def count_exact(self) -> bool:
+        return self.bounded.exact
+
+
+class BoundedChangeList(ChangeList):
+    def get_results(self, request):
+        super().get_results(request)
+        # A list that fits one page is shown whole; past the count bound, never more than the bound.
+        if not self.paginator.count_exact:
+            self.result_list = self.result_list[: self.paginator.count]
+
+
+NARROW_CONSOLE = "the date, cluster, namespace, Code or admin action filters, or a search by IP, pod or ReqID"
 
 
 @admin.register(AuditEvent)
@@ -44,7 +81,35 @@ class AuditEventAdmin(admin.ModelAdmin):
     ]
     search_fields = ["ip", "pod_id", "req_id"]  # see get_search_results: exact, on indexes
     search_help_text = "An IP, a pod UID or a ReqID (exact). Any time range: ?at__gte=2026-05-04T14:00Z&at__lt=…"
-    show_full_result_count = False
+    show_full_result_count = False  # no COUNT over the whole table
+    # Half Django's default, as the pool page's addresses: each row renders cut texts with hovers,
+    # and rendering, not the database, is most of a page's time.
+    list_per_page = 50
+    paginator = BoundedCountPaginator
+    list_max_show_all = 0  # no "Show all" of the log
+
+    def get_changelist(self, request, **kwargs):
+        return BoundedChangeList
+
+    def changelist_view(self, request, extra_context=None):
+        """The list, read (and rendered: its rows are read then) under the read timeout. A query too
+        broad for it gets the list's page with no rows and a message saying how to narrow it. Above
+        the list: how far back it goes, and what is kept for longer."""
+        extra_context = {"audit_retention": audit_retention.retention_summary(), **(extra_context or {})}
+        try:
+            with reads.bounded_read(NARROW_CONSOLE):
+                response = super().changelist_view(request, extra_context)
+                if hasattr(response, "render"):
+                    response.render()
+                return response
+        except reads.ReadTooBroad as exc:
+            request.audit_read_refused = True
+            self.message_user(request, exc.msg, messages.ERROR)
+            return super().changelist_view(request, extra_context)
+
+    def get_queryset(self, request):
+        events = super().get_queryset(request)
+        return events.none() if getattr(request, "audit_read_refused", False) else events
 
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip()
@@ -96,11 +161,6 @@ class AuditEventAdmin(admin.ModelAdmin):
     @admin.display(description="Msg")
     def message(self, obj):
         return cut(obj.msg)
-
-    def changelist_view(self, request, extra_context=None):
-        # What the list cannot show: how far back it goes, and what is kept for longer.
-        extra_context = {"audit_retention": audit_retention.retention_summary(), **(extra_context or {})}
-        return super().changelist_view(request, extra_context)
 
     def get_urls(self):
         return [

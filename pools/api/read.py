@@ -6,10 +6,12 @@ operator token sees everything; a cluster token sees the subnets its cluster may
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from pools import selectors, services
 from pools.api import filters, read_openapi
 from pools.api.serializers import EventOut, PoolOut, SubnetCreateRequest, SubnetOut
-from pools.api.views import ReadView
+from pools.api.views import KeysetPagination, ReadView
 from pools.choices import AdminAction, Code
 from pools.domain import Actor
 from pools.errors import ServiceError
@@ -25,10 +27,16 @@ class PoolListView(ReadView):
         return selectors.pools_visible_to(actor).order_by("k8s_cluster_id", "namespace", "kind", "name", "-id")
 
 
+class EventPages(KeysetPagination):
+    key_types = {"at": datetime, "id": int}
+
+
 @read_openapi.EVENTS
 class EventListView(ReadView):
     serializer_class = EventOut
     filterset_class = filters.EventFilter
+    pagination_class = EventPages
+    narrow_by = read_openapi.EVENTS_NARROW_BY
 
     @staticmethod
     def selector(actor):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 
@@ -18,23 +19,40 @@ from pools.api.openapi import (
 from pools.api.serializers import EventOut, PoolOut, SubnetCreateRequest, SubnetCreateResponse, SubnetOut
 from pools.auth import NO_TOKEN_MSG
 from pools.choices import Code
+from pools.reads import too_broad_msg
 
 
 def paginated_schema(results_schema: dict) -> dict:
     """The /v1 envelope around one page of a list."""
     return {
         "type": "object",
-        "required": ["ReqID", "Code", "Msg", "Count", "Next", "Previous", "Results"],
+        "required": ["ReqID", "Code", "Msg", "Count", "CountExact", "Next", "Previous", "Results"],
         "properties": {
             "ReqID": {"type": "string", "description": "The query's ReqID, or one the server made.", "example": "r7"},
             "Code": {"allOf": [{"$ref": "#/components/schemas/Code"}], "example": 0},
-            "Msg": {"type": "string", "example": "1 of 1"},
-            "Count": {"type": "integer", "description": "Rows matching the filters, over all pages.", "example": 1},
+            "Msg": {
+                "type": "string",
+                "description": "`<rows on this page> of <Count>`, or `of more than <Count>`.",
+                "example": "1 of 1",
+            },
+            "Count": {
+                "type": "integer",
+                "description": "Rows matching the filters, over all pages, when `CountExact`; otherwise more "
+                f"than this many (counting stops at the bound, {settings.IPRESMGR_READ_COUNT_BOUND} by default: "
+                "IPRESMGR_READ_COUNT_BOUND).",
+                "example": 1,
+            },
+            "CountExact": {
+                "type": "boolean",
+                "description": "true: `Count` is the number of matching rows. false: more rows than `Count` match; "
+                "narrow the filters for an exact count.",
+                "example": True,
+            },
             "Next": {
                 "type": "string",
                 "format": "uri",
                 "nullable": True,
-                "description": "The next page.",
+                "description": "The next page, or null on the last one (on /v1/events: by `Cursor`).",
                 "example": None,
             },
             "Previous": {
@@ -49,7 +67,7 @@ def paginated_schema(results_schema: dict) -> dict:
     }
 
 
-def pagination_parameters(default_limit: int, max_limit: int) -> list[dict]:
+def pagination_parameters(default_limit: int, max_limit: int, max_offset: int = 2**31 - 1) -> list[dict]:
     return [
         {
             "name": "Limit",
@@ -63,9 +81,27 @@ def pagination_parameters(default_limit: int, max_limit: int) -> list[dict]:
             "in": "query",
             "required": False,
             "description": "Rows to skip (default 0).",
-            "schema": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1},
+            "schema": {"type": "integer", "minimum": 0, "maximum": max_offset},
         },
     ]
+
+
+def keyset_pagination_parameters(default_limit: int, max_limit: int, max_offset: int) -> list[dict]:
+    limit, offset = pagination_parameters(default_limit, max_limit, max_offset)
+    offset["description"] = (
+        f"Rows to skip (default 0), at most {max_offset} (IPRESMGR_READ_OFFSET_MAX); deeper, follow `Next`. "
+        "Not with `Cursor`."
+    )
+    cursor = {
+        "name": "Cursor",
+        "in": "query",
+        "required": False,
+        "description": "Where the page starts, as `Next` and `Previous` give it (keyset paging: a page deep in the "
+        "log costs what the first one does, and rows written meanwhile shift nothing). Keep the other parameters "
+        "as they were.",
+        "schema": {"type": "string"},
+    }
+    return [limit, offset, cursor]
 
 
 REQ_ID_PARAM = OpenApiParameter(
@@ -80,9 +116,9 @@ def _page_example(name: str, row: dict) -> OpenApiExample:
     return OpenApiExample(name, value=row, response_only=True, status_codes=["200"])
 
 
-def list_schema(summary: str, description: str, serializer, row: dict, *, bad_filter_msg: str):
+def list_schema(summary: str, description: str, serializer, row: dict, *, bad_filter_msg: str, refusals: tuple = ()):
     """A read list: one example row, and the refusals (`bad_filter_msg` answers a filter that does
-    not parse)."""
+    not parse; `refusals`, examples of the list's own)."""
     return extend_schema(
         summary=summary,
         description=description,
@@ -91,6 +127,7 @@ def list_schema(summary: str, description: str, serializer, row: dict, *, bad_fi
         examples=[
             _page_example("A page", row),
             error_example(Code.INVALID_REQUEST, bad_filter_msg),
+            *refusals,
             error_example(Code.UNAUTHENTICATED, NO_TOKEN_MSG),
             *server_errors(),
         ],
@@ -154,15 +191,28 @@ POOLS = list_schema(
     POOL_ROW,
     bad_filter_msg="State: Select a valid choice. gone is not one of the available choices.",
 )
+EVENTS_NARROW_BY = "a time window (Since, Until) or a filter such as K8SClusterID, K8SPodID, IP or Code"
+OFFSET_BEYOND_MSG = (
+    f"Offset: must be an integer from 0 to {settings.IPRESMGR_READ_OFFSET_MAX}; page further with the Cursor of "
+    "Next, or narrow the query (Since, Until)"
+)
 EVENTS = list_schema(
     "Search the audit log",
     "One event per contract call and per admin change, newest first. Answers questions such as "
     "`?IP=10.0.3.7&Since=...&Until=...` (which pod held an address when). The `ReqID` parameter filters "
     "events by the ReqID of the call that wrote them (and is echoed as usual). A cluster token sees the "
-    "events about its own cluster's workloads; an operator token sees all, admin changes included.",
+    "events about its own cluster's workloads; an operator token sees all, admin changes included.\n\n"
+    "The log grows by every call, so reads are bounded: `Count` is exact up to a bound (`CountExact`), "
+    "pages go on by the `Cursor` in `Next` (`Offset` only up to a bound), and a query that would take "
+    "longer than the read timeout is refused with Code 1 asking to narrow it (a time window, a filter): "
+    "retrying it unchanged would not help, so it is never Code 50.",
     EventOut,
     EVENT_ROW,
     bad_filter_msg="Code: Select a valid choice. 7 is not one of the available choices.",
+    refusals=(
+        error_example(Code.INVALID_REQUEST, OFFSET_BEYOND_MSG, case="Offset beyond the bound"),
+        error_example(Code.INVALID_REQUEST, too_broad_msg(EVENTS_NARROW_BY), case="query too broad"),
+    ),
 )
 
 SUBNET_B_ROW = {

@@ -146,6 +146,29 @@ class EventOut(serializers.Serializer):
     Actor = serializers.CharField(source="actor", help_text="cluster token, operator token or admin user")
     Detail = serializers.JSONField(source="detail")
 
+    def to_representation(self, event):
+        """The row in one go rather than field by field: a few times less CPU for a page of events,
+        which readers would take from the writers' calls. The fields above still describe it (the
+        schema), and a test checks both ways give the same."""
+        return {
+            "ID": event.id,
+            "At": self.fields["At"].to_representation(event.at),
+            "ReqType": event.req_type,
+            "AdminAction": event.admin_action,
+            "ReqID": event.req_id,
+            "K8SClusterID": event.k8s_cluster_id,
+            "K8SNamespace": event.namespace,
+            "K8SApiResourceKind": event.kind,
+            "K8SApiResourceName": event.name,
+            "K8SPodID": event.pod_id,
+            "IP": event.ip,
+            "SubnetID": event.subnet_id,
+            "Code": event.code,
+            "Msg": event.msg,
+            "Actor": event.actor,
+            "Detail": event.detail,
+        }
+
 
 # Subnet registration ---------------------------------------------------------------------------
 

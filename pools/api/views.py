@@ -10,6 +10,7 @@ import functools
 import json
 import logging
 
+from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError, transaction
 from django.views.decorators.csrf import csrf_exempt
@@ -20,6 +21,7 @@ from rest_framework.pagination import BasePagination
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import APIView
 
+from pools import reads
 from pools.api import read_openapi
 from pools.api.envelope import answer, as_service_error, error_text, new_req_id, req_id_or_new
 from pools.api.fields import INT32_MAX, ContractRequest
@@ -199,7 +201,9 @@ class ContractView(V1View):
 
 class EnvelopePagination(BasePagination):
     """`Limit` (1-1000, default 100) and `Offset` rows; both refused with Code 1 when not integers
-    in range, rather than silently replaced."""
+    in range, rather than silently replaced. `Count` is exact up to IPRESMGR_READ_COUNT_BOUND
+    (`CountExact` says so), so that no page costs a count of the whole table; `Next` comes from
+    reading one row past the page, not from the count."""
 
     default_limit = 100
     max_limit = 1000
@@ -208,34 +212,39 @@ class EnvelopePagination(BasePagination):
         self.request = request
         self.view = view
         self.limit = self._param(request, "Limit", self.default_limit, 1, self.max_limit)
-        self.offset = self._param(request, "Offset", 0, 0, INT32_MAX)
-        self.count = queryset.count()
-        return list(queryset[self.offset : self.offset + self.limit])
+        self.count = reads.bounded_count(queryset)
+        return self.page(queryset)
+
+    def page(self, queryset) -> list:
+        self.offset = self._param(self.request, "Offset", 0, 0, INT32_MAX)
+        rows = list(queryset[self.offset : self.offset + self.limit + 1])
+        self.next_link = self._offset_link(self.offset + self.limit) if len(rows) > self.limit else None
+        self.previous_link = self._offset_link(max(self.offset - self.limit, 0)) if self.offset > 0 else None
+        return rows[: self.limit]
 
     @staticmethod
-    def _param(request, name: str, default: int, low: int, high: int) -> int:
+    def _param(request, name: str, default: int, low: int, high: int, beyond_high: str = "") -> int:
         text = request.query_params.get(name)
         if text is None:
             return default
-        if not text.isascii() or not text.isdigit() or not low <= int(text) <= high:
+        if not text.isascii() or not text.isdigit() or not low <= int(text):
             raise ValidationError({name: f"must be an integer from {low} to {high}"})
+        if int(text) > high:
+            raise ValidationError({name: f"must be an integer from {low} to {high}{beyond_high}"})
         return int(text)
 
-    def _link(self, offset: int | None) -> str | None:
-        if offset is None:
-            return None
-        url = self.request.build_absolute_uri()
+    def _offset_link(self, offset: int) -> str:
+        url = remove_query_param(self.request.build_absolute_uri(), "Cursor")
         if offset == 0:
             return remove_query_param(url, "Offset")
         return replace_query_param(url, "Offset", offset)
 
     def get_paginated_response(self, data):
-        following = self.offset + self.limit if self.offset + self.limit < self.count else None
-        preceding = max(self.offset - self.limit, 0) if self.offset > 0 else None
         page = {
-            "Count": self.count,
-            "Next": self._link(following),
-            "Previous": self._link(preceding),
+            "Count": self.count.n,
+            "CountExact": self.count.exact,
+            "Next": self.next_link,
+            "Previous": self.previous_link,
             "Results": data,
         }
         return self.view.answer(Code.SUCCESS, f"{len(data)} of {self.count}", page)
@@ -247,17 +256,81 @@ class EnvelopePagination(BasePagination):
         return read_openapi.pagination_parameters(self.default_limit, self.max_limit)
 
 
+class KeysetPagination(EnvelopePagination):
+    """For lists that grow without bound (the audit log): `Next` and `Previous` carry a `Cursor`
+    (the sort keys of the page's last or first row), so a page deep in the list is one index range
+    scan. `Offset` still works up to IPRESMGR_READ_OFFSET_MAX rows.
+
+    The sort is the list's first key, then `tiebreak` in the same direction (unique, so that rows
+    with equal times are neither skipped nor repeated across pages)."""
+
+    tiebreak = "id"
+    key_types: dict[str, type]  # each sort key's type: datetime or int
+
+    def page(self, queryset) -> list:
+        cursor_text = self.request.query_params.get("Cursor")
+        if cursor_text is not None and "Offset" in self.request.query_params:
+            raise ValidationError({"Offset": "not with Cursor (a cursor says where the page starts)"})
+        keys = self.sort_keys(queryset)
+        queryset = queryset.order_by(*keys)
+        if cursor_text is None:
+            offset_max = settings.IPRESMGR_READ_OFFSET_MAX
+            beyond_high = "; page further with the Cursor of Next, or narrow the query (Since, Until)"
+            self.offset = self._param(self.request, "Offset", 0, 0, offset_max, beyond_high)
+            rows = list(queryset[self.offset : self.offset + self.limit + 1])
+            more, rows = len(rows) > self.limit, rows[: self.limit]
+            self.next_link = self._cursor_link(reads.Cursor.of(rows[-1], keys)) if more else None
+            self.previous_link = self._offset_link(max(self.offset - self.limit, 0)) if self.offset > 0 else None
+            return rows
+        try:
+            cursor = reads.Cursor.decode(cursor_text, keys, self.key_types)
+        except reads.BadCursor as exc:
+            raise ValidationError({"Cursor": str(exc)}) from None
+        rows = list(reads.beyond(queryset, cursor)[: self.limit + 1])
+        more, rows = len(rows) > self.limit, rows[: self.limit]
+        if cursor.before:  # read backwards from the cursor: put the page in the list's order
+            rows.reverse()
+            self.next_link = self._cursor_link(reads.Cursor.of(rows[-1], keys)) if rows else None
+            self.previous_link = self._cursor_link(reads.Cursor.of(rows[0], keys, before=True)) if more else None
+        else:
+            self.next_link = self._cursor_link(reads.Cursor.of(rows[-1], keys)) if more else None
+            self.previous_link = self._cursor_link(reads.Cursor.of(rows[0], keys, before=True)) if rows else None
+        return rows
+
+    def sort_keys(self, queryset) -> tuple[str, ...]:
+        first = queryset.query.order_by[0] if queryset.query.order_by else f"-{self.tiebreak}"
+        descending = "-" if first.startswith("-") else ""
+        if first.lstrip("-") == self.tiebreak:
+            return (first,)
+        return (first, descending + self.tiebreak)
+
+    def _cursor_link(self, cursor: reads.Cursor) -> str:
+        url = remove_query_param(self.request.build_absolute_uri(), "Offset")
+        return replace_query_param(url, "Cursor", cursor.encode())
+
+    def get_schema_operation_parameters(self, view):
+        return read_openapi.keyset_pagination_parameters(
+            self.default_limit, self.max_limit, settings.IPRESMGR_READ_OFFSET_MAX
+        )
+
+
 class ReadView(V1View, generics.ListAPIView):
     """A filtered, ordered, paginated list of what the caller's token may see. Each list names its
-    `selector(actor)`, serializer and filter set."""
+    `selector(actor)`, serializer and filter set; `narrow_by` is what a caller whose query is too
+    broad for the read timeout is told to narrow it with."""
 
     pagination_class = EnvelopePagination
     filter_backends = [DjangoFilterBackend]
+    narrow_by = "a filter"
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # drf-spectacular introspecting
             return self.selector(SCHEMA_ACTOR)
         return self.selector(self.request.user)
+
+    def list(self, request, *args, **kwargs):
+        with reads.bounded_read(self.narrow_by):
+            return super().list(request, *args, **kwargs)
 
     @staticmethod
     def selector(actor: Actor):
