@@ -28,21 +28,9 @@ from __future__ import annotations
 
 from django.db import connection
 
-from leases.models import Lease
+from leases.tables import quoted_tables
 from pools.choices import AdminAction, Code, ReqType
-from pools.models import Address, AuditEvent, Subnet
 from pools.services.audit_retention import keep_rule
-
-
-def _tables() -> dict[str, str]:
-    quote = connection.ops.quote_name
-    return {
-        "event": quote(AuditEvent._meta.db_table),
-        "lease": quote(Lease._meta.db_table),
-        "address": quote(Address._meta.db_table),
-        "subnet": quote(Subnet._meta.db_table),
-    }
-
 
 RELEASE_OF_THE_BINDING = """
     r.pod_id = e.pod_id AND r.ip = e.ip AND r.code = %s AND (r.req_type = %s OR r.admin_action = %s)
@@ -68,7 +56,7 @@ def _binding_proof(cutoff):
             AND (SELECT r.id FROM {event} r WHERE {release} AND r.at >= e.at AND r.at < %s LIMIT 1) IS NULL
         )
     )
-    """.format(**_tables(), release=RELEASE_OF_THE_BINDING)
+    """.format(**quoted_tables(), release=RELEASE_OF_THE_BINDING)
     params = [
         ReqType.REQUIRE_IP,
         Code.SUCCESS,

@@ -29,12 +29,13 @@ from django.db import connection
 from django.utils import timezone
 
 from leases.models import Lease
+from leases.tables import quoted_tables
 from pools import addressing, allocation
 from pools.audit import audit_insert_sql, audit_record, audit_values
 from pools.choices import Code, PoolState
 from pools.domain import CallContext, Workload
 from pools.errors import ServiceError
-from pools.models import Address, Pool, Subnet, SubnetExclusion
+from pools.models import Address, Pool, SubnetExclusion
 from pools.transactions import retrying, service_transaction
 
 BOUND_MSG = "idle address bound"
@@ -58,16 +59,6 @@ class RequiredAddress:
 
 def _port_id_text(value) -> str:
     return str(value if isinstance(value, uuid.UUID) else uuid.UUID(str(value)))
-
-
-def _tables() -> dict[str, str]:
-    quote = connection.ops.quote_name
-    return {
-        "address": quote(Address._meta.db_table),
-        "lease": quote(Lease._meta.db_table),
-        "pool": quote(Pool._meta.db_table),
-        "subnet": quote(Subnet._meta.db_table),
-    }
 
 
 def _workload_params(workload: Workload) -> list:
@@ -95,7 +86,7 @@ def _require_in_one_statement(*, ctx, workload, pod_id, resource_id) -> Required
     in one statement (atomic on its own). None when the pool must grow, or has no idle address
     free of concurrent binders: the general path decides, under the pool's lock."""
     now = timezone.now()
-    t = _tables()
+    t = quoted_tables()
     audit_sql, audit_params = audit_insert_sql(
         audit_values(ctx, workload=workload, pod_id=pod_id, at=now),
         from_sql={"ip": "answer.ip", "subnet_id": "pool.subnet_id", "msg": "answer.msg"},
@@ -219,7 +210,7 @@ def _release_in_one_statement(*, ctx, workload, pod_id, ip) -> list[str] | None:
     having changed nothing, when the general path must decide: another pod holds the address (31),
     or an address must go back to the subnet (that changes the pool's size)."""
     now = timezone.now()
-    t = _tables()
+    t = quoted_tables()
     grace = settings.IPRESMGR_RELEASE_GRACE_SECONDS
     # A released pool keeps a freed address only within its grace (Pool.keeps_freed_address); with
     # no grace, never (not "released after now": a concurrent release may well be stamped later).
