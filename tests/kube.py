@@ -163,7 +163,8 @@ PATHS = {
 }
 
 
-def _status(code: int, reason: str, message: str) -> dict:
+def failure_status(code: int, reason: str, message: str) -> dict:
+    """A Kubernetes `Status` failure body, as the API server answers an error."""
     return {
         "kind": "Status",
         "apiVersion": "v1",
@@ -236,9 +237,9 @@ class FakeKubeAPI:
 
     def answer(self, path: str, query: dict, authorization: str) -> tuple[int, bytes]:
         if authorization != f"Bearer {self.token}":
-            return 401, json.dumps(_status(401, "Unauthorized", "Unauthorized")).encode()
+            return 401, json.dumps(failure_status(401, "Unauthorized", "Unauthorized")).encode()
         if path not in PATHS:
-            return 404, json.dumps(_status(404, "NotFound", f"the server could not find {path}")).encode()
+            return 404, json.dumps(failure_status(404, "NotFound", f"the server could not find {path}")).encode()
         kind, api_version = PATHS[path]
         items = self.by_kind[kind]
         limit = int(query.get("limit", 0)) or len(items) or 1
@@ -247,13 +248,13 @@ class FakeKubeAPI:
             try:
                 offset = json.loads(base64.b64decode(query["continue"]))["offset"]
             except ValueError:
-                return 400, json.dumps(_status(400, "BadRequest", "invalid continue token")).encode()
+                return 400, json.dumps(failure_status(400, "BadRequest", "invalid continue token")).encode()
         page = offset // limit
         if (kind, page) in self.fail:
             code = self.fail[(kind, page)]
             reason = {410: "Expired", 500: "InternalError", 403: "Forbidden"}.get(code, "InternalError")
             message = "The provided continue parameter is too old" if code == 410 else "etcdserver: request timed out"
-            return code, json.dumps(_status(code, reason, message)).encode()
+            return code, json.dumps(failure_status(code, reason, message)).encode()
         key = (kind, offset, limit)
         if key not in self._pages:  # the bench asks for big lists more than once
             self._pages[key] = self._page(kind, api_version, items, offset, limit)

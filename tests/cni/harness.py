@@ -286,7 +286,8 @@ class KubeAPI:
         ready = workdir / "kube-ready"
         argv = node.exec_argv(
             sys.executable,
-            str(Path(__file__).with_name("kubeapi.py")),
+            "-m",  # run from the repository (the Process's cwd), so it imports tests.kube
+            "tests.cni.kubeapi",
             f"--port={KUBE_PORT}",
             f"--objects={self.objects_file}",
             f"--token={self.token}",

@@ -11,17 +11,7 @@ import json
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-
-def status(code: int, reason: str, message: str) -> dict:
-    return {
-        "kind": "Status",
-        "apiVersion": "v1",
-        "metadata": {},
-        "status": "Failure",
-        "message": message,
-        "reason": reason,
-        "code": code,
-    }
+from tests.kube import failure_status
 
 
 def make_handler(objects: Path, token: str, log: Path):
@@ -31,12 +21,12 @@ def make_handler(objects: Path, token: str, log: Path):
             with log.open("a") as out:
                 out.write(path + "\n")
             if self.headers.get("Authorization") != f"Bearer {token}":
-                self.answer(401, status(401, "Unauthorized", "Unauthorized"))
+                self.answer(401, failure_status(401, "Unauthorized", "Unauthorized"))
                 return
             found = json.loads(objects.read_text()).get(path)
             if found is None:
                 parts = path.rstrip("/").split("/")
-                self.answer(404, status(404, "NotFound", f'{parts[-2]} "{parts[-1]}" not found'))
+                self.answer(404, failure_status(404, "NotFound", f'{parts[-2]} "{parts[-1]}" not found'))
                 return
             self.answer(200, found)
 
