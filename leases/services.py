@@ -304,6 +304,25 @@ def _release_under_pool_lock(*, ctx, workload, pod_id, ip) -> list[str]:
     return released
 
 
+def end_binding_locked(
+    ctx: CallContext, *, pool: Pool, address: Address, lease: Lease, now, msg: str, detail: dict | None = None
+) -> str:
+    """End a binding someone other than its pod decided to end (the caller holds the pool's size
+    lock and has checked it is the binding it meant), audited as `msg` and what happened."""
+    outcome = unbind_locked(pool=pool, lease=lease, now=now)
+    audit_record(
+        ctx,
+        workload=pool.workload,
+        pod_id=lease.pod_id,
+        ip=address.ip,
+        subnet_id=pool.subnet.subnet_id,
+        msg=f"{msg}; {outcome}",
+        at=now,
+        detail=detail,
+    )
+    return outcome
+
+
 def unbind_locked(*, pool: Pool, lease: Lease, now) -> str:
     """The pod lets go of the pool's address (the caller holds the pool's size lock): it becomes
     idle, or goes back to the subnet when the pool does not keep it (released past its grace, or
@@ -346,17 +365,9 @@ def binding_force_release(*, ctx: CallContext, address: Address, expected_pod_id
             Code.ADDRESS_CONFLICT,
             f"IP: {address.ip} is {now_held}, not to pod {expected_pod_id} as confirmed; nothing released",
         )
-    outcome = unbind_locked(pool=pool, lease=lease, now=now)
-    audit_record(
-        ctx,
-        workload=pool.workload,
-        pod_id=expected_pod_id,
-        ip=address.ip,
-        subnet_id=pool.subnet.subnet_id,
-        msg=f"binding of pod {expected_pod_id} force-released; {outcome}",
-        at=now,
+    return end_binding_locked(
+        ctx, pool=pool, address=address, lease=lease, now=now, msg=f"binding of pod {expected_pod_id} force-released"
     )
-    return outcome
 
 
 @service_transaction

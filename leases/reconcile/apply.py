@@ -14,9 +14,8 @@ from django.utils import timezone
 
 from leases.models import Lease
 from leases.reconcile.compare import LEAKED_BINDING, ORPHANED_POOL, Finding, Plan
-from leases.services import unbind_locked
+from leases.services import end_binding_locked
 from pools import allocation, services
-from pools.audit import audit_record
 from pools.choices import AdminAction, Code
 from pools.domain import Actor, CallContext
 from pools.errors import ServiceError
@@ -49,18 +48,15 @@ def leaked_binding_end(*, ctx: CallContext, address_pk: int, pod_id: str, bound_
         )
     if lease.bound_at >= cutoff:
         raise ServiceError(Code.ADDRESS_CONFLICT, f"{address.ip} was bound within the grace; nothing released")
-    outcome = unbind_locked(pool=pool, lease=lease, now=now)
-    audit_record(
+    return end_binding_locked(
         ctx,
-        workload=pool.workload,
-        pod_id=pod_id,
-        ip=address.ip,
-        subnet_id=pool.subnet.subnet_id,
-        msg=f"leaked binding of pod {pod_id} ended; reason: {reason}; {outcome}",
-        at=now,
+        pool=pool,
+        address=address,
+        lease=lease,
+        now=now,
+        msg=f"leaked binding of pod {pod_id} ended; reason: {reason}",
         detail={"reason": reason, "bound_at": bound_at.isoformat()},
     )
-    return outcome
 
 
 def _lock_unchanged_pool(*, pool_pk: int, updated_at, cutoff) -> Pool:
