@@ -23,6 +23,8 @@ ROOT = Path(settings.BASE_DIR)
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 CALLING = (ROOT / "docs" / "calling.md").read_text(encoding="utf-8")
 PAGES = ["README.md"] + sorted(f"docs/{path.name}" for path in (ROOT / "docs").glob("*.md"))
+# The other READMEs the docs index lists, checked the same way.
+PAGES += ["cni/README.md", "docker/README.md"]
 pages = pytest.mark.parametrize("page", PAGES)
 # A repository path: starts with one of the project's top folders (or is a top-level file).
 PATH = re.compile(
