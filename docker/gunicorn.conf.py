@@ -2,7 +2,7 @@
 not at the repository root: gunicorn loads ./gunicorn.conf.py from its working directory by
 itself, and the tests, the demo and the benchmark start gunicorn from the root with their own.
 
-Every value comes from the environment (README, Deploy, the settings table)."""
+Every value comes from the environment (docs/operations.md, the settings table)."""
 
 import os
 import shutil

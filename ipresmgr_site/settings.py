@@ -36,7 +36,7 @@ if not SECRET_KEY:
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "*")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
-# Behind TLS (the manifests turn these on; see README, Deploy). Machine callers (/v1) and probes
+# Behind TLS (the manifests turn these on; see docs/deploy.md). Machine callers (/v1) and probes
 # speak plain HTTP inside the cluster: never redirected.
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("IPRESMGR_SECURE_COOKIES")
 SECURE_SSL_REDIRECT = env_bool("IPRESMGR_SSL_REDIRECT")

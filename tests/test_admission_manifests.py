@@ -1,7 +1,7 @@
 """The webhook's Kubernetes files (docker/kubernetes/webhook/): valid against the Kubernetes 1.30
 schemas (strict), rendered by kustomize (kubectl's) as a component of an overlay, and agreeing with
 the code: the endpoint's path, the annotation, the body limit, the client-certificate header, and
-the failure policies the README documents."""
+the failure policies docs/admission-webhook.md documents."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parents[1]
 WEBHOOK = REPO / "docker" / "kubernetes" / "webhook"
 K8S_VERSION = "1.30.0"
 NAMESPACE = "ipresmgr"
-CLIENT_DN_HEADER = "X-IPResMgr-Client-DN"  # README, "Admission webhook", option 2
+CLIENT_DN_HEADER = "X-IPResMgr-Client-DN"  # docs/admission-webhook.md, option 2
 WORKLOAD_RULES = {("apps", "deployments"), ("apps", "statefulsets"), ("batch", "jobs"), ("batch", "cronjobs")}
 # The stand-in for the base's server Deployment and Service (docker/kubernetes/base/ on main).
 BASE_STAND_IN = """
@@ -135,7 +135,7 @@ def test_the_server_pods_get_a_tls_front_the_webhook_service_reaches(objects):
     assert policy["spec"]["ingress"][0]["ports"] == [{"port": "webhook-https", "protocol": "TCP"}]
 
 
-# The configuration says what the README and the code say -------------------------------------------
+# The configuration says what the docs and the code say ---------------------------------------------
 
 
 def test_webhooks_cover_the_four_kinds_for_create_update_and_delete():

@@ -6,7 +6,7 @@ Which worker takes a connection is the kernel's choice; to know, a test pauses t
 (SIGSTOP), so that only one can accept, then lets it go on (SIGCONT).
 
 On PostgreSQL, the engine the image serves: several processes on one SQLite file are not supported
-(README), and a worker paused while it closes the file's last connection would hold its lock."""
+(docs/operations.md), and a worker paused while it closes the file's last connection would hold its lock."""
 
 from __future__ import annotations
 

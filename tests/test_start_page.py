@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from django.conf import settings
+from django.utils.html import escape
 from rest_framework.test import APIClient
 
 
@@ -18,12 +19,29 @@ def test_the_start_page_links_the_docs_the_console_and_health(db):
     assert not [link for link in links if "://" in link]  # nothing from outside
 
 
+def test_the_start_page_links_every_doc_and_every_link_answers(db):
+    page = APIClient().get("/").content.decode()
+    links = set(re.findall(r'href="([^"]+)"', page))
+    for path in (settings.BASE_DIR / "docs").glob("*.md"):
+        assert f"/docs/{path.name}" in links, f"the start page does not link docs/{path.name}"
+        title = path.read_text().partition("\n")[0].removeprefix("# ")
+        assert f'<a href="/docs/{path.name}">{escape(title)}</a>' in page
+    for link in links:
+        response = APIClient().get(link)
+        assert response.status_code in (200, 302), (link, response.status_code)
+        if response.status_code == 302:  # the console asks for a login
+            assert APIClient().get(response["Location"]).status_code == 200, link
+
+
 def test_the_docs_are_served_as_they_are_in_the_repository(db):
-    for name in ("contract", "behaviour"):
+    names = [path.stem for path in (settings.BASE_DIR / "docs").glob("*.md")]
+    assert {"contract", "behaviour", "deploy", "operations"} <= set(names)
+    for name in names:
         response = APIClient().get(f"/docs/{name}.md")
         assert response.status_code == 200 and response["Content-Type"] == "text/plain; charset=utf-8"
         assert response.content.decode() == (settings.BASE_DIR / "docs" / f"{name}.md").read_text()
     assert APIClient().get("/docs/benchmarks-secret.md").status_code == 404
+    assert APIClient().get("/docs/..%2FREADME.md").status_code == 404
 
 
 def test_the_openapi_description_links_the_docs(db):

@@ -111,6 +111,9 @@ for _ in $(seq 1 120); do
 done
 [ -n "$ready" ] || { cat "$work/server.err" >&2; echo "/readyz never answered 200" >&2; exit 1; }
 curl -fsS "$base/healthz" | grep -q '"status": "ok"'
+# The start page and the docs it links are in the image (templates/ and docs/ are copied).
+curl -fsS "$base/" | grep -q 'href="/docs/deploy.md"'
+curl -fsS "$base/docs/contract.md" | grep -q '^# '
 
 step "round trip: create, require, release"
 W='"K8SClusterID":"ci-image","K8SNamespace":"default","K8SApiResourceKind":0,"K8SApiResourceName":"web"'

@@ -4,7 +4,7 @@ StatefulSet, Job or CronJob (docker/kubernetes/webhook/); a workload annotated
 `ipresmgr.io/subnet: <NetRegionalID>/<SubnetID>` gets its pool created, scaled and released through
 the same services as /v1, audited with the review's uid as ReqID.
 
-Answers (README, "Admission webhook"):
+Answers (docs/admission-webhook.md):
 - HTTP 200 AdmissionReview: allowed, or denied with the IPResMgr Code and Msg in `status.message`
   and the Code's HTTP status in `status.code` (a pool that cannot be made: 3, 10, 12, 21, ...).
 - Any other status is a Kubernetes `Status` object, which the apiserver shows as the call's error

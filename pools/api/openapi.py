@@ -209,7 +209,7 @@ def post_errors(invalid_msg: str, *, forbidden_msg: str = FORBIDDEN_MSG, **examp
 
 def _webhook_examples(req_type: ReqType, req_id: str, request: dict, success_msg: str, errors: list[tuple]):
     """`errors`: (Code, Msg) or (Code, Msg, case) of the refusals particular to the call. The ReqIDs
-    follow README's "Calling it": r1 create, r2 require, r3 release IP, r4 scale, r5 release pool."""
+    follow docs/calling.md: r1 create, r2 require, r3 release IP, r4 scale, r5 release pool."""
     examples = [
         OpenApiExample("Request", value={"ReqID": req_id, **request}, request_only=True),
         OpenApiExample(

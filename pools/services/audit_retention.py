@@ -52,7 +52,7 @@ EXPORT_FIELDS = tuple(f.attname for f in AuditEvent._meta.concrete_fields)
 @dataclass(frozen=True)
 class KeepRule:
     name: str
-    description: str  # for the console, the README and the command's output
+    description: str  # for the console, docs/audit.md and the command's output
     condition: Callable[[datetime], tuple[str, list]]  # (SQL on the event `e`, params), given the cutoff
 
 

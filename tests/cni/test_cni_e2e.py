@@ -170,7 +170,7 @@ def test_macvlan_ipv6_statefulset(world):
 def test_single_plugin_config_sets_mac_in_ipam(world):
     """Without a list (one plugin, cniVersion 0.3.1) there is no chained entry: `setMAC` alone puts
     the MAC on the interface and the IPAM's own CHECK verifies it. (The bridge plugin's result keeps
-    the MAC the veth had before IPAM ran, so its own CHECK would not pass; README, "MAC".)"""
+    the MAC the veth had before IPAM ran, so its own CHECK would not pass; cni/README.md, "MAC".)"""
     dep = k8s_objects.deployment("shop", "api", 1, "iprcni-region/iprcni-v4")
     rs = k8s_objects.replicaset(dep, "6b8c9d7f5e")
     world.kube.add(dep, rs)

@@ -30,7 +30,7 @@ K8S_VERSION = "1.30.0"
 CRD_KINDS = {("monitoring.coreos.com/v1", "ServiceMonitor"), ("postgresql.cnpg.io/v1", "Cluster")}
 IMAGE_NAME = "ipresmgr"
 PORT = 8000
-# What the README's apply steps select on (-l app.kubernetes.io/component=...).
+# What docs/deploy.md's apply steps select on (-l app.kubernetes.io/component=...).
 COMPONENTS = {
     "namespace",
     "config",
@@ -400,7 +400,7 @@ def test_the_prune_cronjob_takes_its_days_from_the_configmap():
     assert pod_labels(cronjob)["app.kubernetes.io/component"] == "maintenance"
 
 
-# Agreement with the Dockerfile, the settings, the CI stage and the README -------------------------
+# Agreement with the Dockerfile, the settings, the CI stage and the docs ---------------------------
 
 
 def dockerfile() -> str:
@@ -511,10 +511,10 @@ def manifest_variables(overlay: str) -> dict[str, str]:
     return values
 
 
-def readme_variables() -> set[str]:
-    """The names in the first column of README's tables (`A` or `A`, `B`, ...)."""
+def documented_variables() -> set[str]:
+    """The names in the first column of docs/operations.md's tables (`A` or `A`, `B`, ...)."""
     names: set[str] = set()
-    for row in (REPO / "README.md").read_text().splitlines():
+    for row in (REPO / "docs" / "operations.md").read_text().splitlines():
         if row.startswith("| `"):
             names |= set(re.findall(r"`([A-Z][A-Z0-9_]+)`", row.split("|")[1]))
     return names
@@ -541,8 +541,8 @@ def test_every_variable_the_manifests_set_is_read_by_the_code(overlay):
     assert set(manifest_variables(overlay)) - consumed == set()
 
 
-def test_every_variable_the_code_reads_is_in_the_readme_settings_table():
-    assert (variables_read_by_the_code() | READ_ELSEWHERE) - readme_variables() == set()
+def test_every_variable_the_code_reads_is_in_the_settings_table():
+    assert (variables_read_by_the_code() | READ_ELSEWHERE) - documented_variables() == set()
 
 
 def test_compose_waits_for_a_healthy_postgres_15_and_migrates_on_start():

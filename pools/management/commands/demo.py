@@ -7,7 +7,7 @@ from pools.models import Cluster
 
 DEMO_CLUSTER = "demo-cluster"
 
-# README's "Calling it", word for word (tests/test_readme.py checks both, and replays the calls).
+# docs/calling.md word for word; README's call is its start (tests/test_readme.py checks both, and replays the calls).
 CALLING_IT = r"""W='"K8SClusterID":"demo-cluster","K8SNamespace":"default","K8SApiResourceKind":0,"K8SApiResourceName":"web"'
 call() { curl -s -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -d "$2" "http://127.0.0.1:8000$1"; echo; }
 
@@ -60,7 +60,7 @@ in NetRegionalID region-1, both open to every cluster (no grants yet).
 Cluster token:  {cluster_key}
 Operator token: {operator_key}
 
-Try it in another shell (README's "Calling it", in order):
+Try it in another shell (docs/calling.md, in order):
 TOKEN={cluster_key}
 {CALLING_IT.replace("http://127.0.0.1:8000", base).rstrip()}
 Then the same calls in Swagger UI: {base}/api/docs/ (Authorize with the token; the examples are these).
