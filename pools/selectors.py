@@ -12,7 +12,7 @@ from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, 
 from pools import subnet_space
 from pools.choices import PoolState
 from pools.domain import Actor, Workload
-from pools.models import AuditEvent, Pool, Subnet, SubnetExclusion, SubnetGrant
+from pools.models import AuditEvent, Pool, QuarantinedAddress, Subnet, SubnetExclusion, SubnetGrant
 
 
 @dataclass(frozen=True)
@@ -142,3 +142,16 @@ def events_visible_to(actor: Actor) -> QuerySet[AuditEvent]:
     if actor.cluster_id is not None:
         events = events.filter(k8s_cluster_id=actor.cluster_id)
     return events
+
+
+def quarantined_addresses(
+    *, subnet_id: str | None = None, cluster_id: str | None = None
+) -> QuerySet[QuarantinedAddress]:
+    """Quarantined addresses with their subnet, by subnet and address; those of one subnet, or
+    taken from one cluster's pools, when asked."""
+    quarantined = QuarantinedAddress.objects.select_related("subnet").order_by("subnet_id", "ip_key")
+    if subnet_id is not None:
+        quarantined = quarantined.filter(subnet__subnet_id=subnet_id)
+    if cluster_id is not None:
+        quarantined = quarantined.filter(k8s_cluster_id=cluster_id)
+    return quarantined
