@@ -190,3 +190,105 @@ def test_conflict_mac_is_optional(v1):
     body = conflict_release(v1, "pod-1", ip, mac="").json()
     assert body["Code"] == 0 and "answered by another host" in body["Msg"]
     assert QuarantinedAddress.objects.get(ip=ip).conflict_mac == ""
+
+
+def test_reads_show_the_quarantine(v1, client, operator_token, other_cluster_token):
+    v1.create_pool(2)
+    ip = v1.require("pod-1").json()["IP"]
+    conflict_release(v1, "pod-1", ip)
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {v1.token}"}
+    (subnet,) = client.get("/v1/subnets", {"SubnetID": "subnet-a"}, **headers).json()["Results"]
+    assert (subnet["Quarantined"], subnet["Reserved"], subnet["Free"]) == (1, 2, 253 - 3)
+    page = client.get("/v1/quarantined-addresses", **headers).json()
+    assert page["Code"] == 0 and page["Count"] == 1
+    (row,) = page["Results"]
+    assert row["IP"] == ip and row["State"] == "quarantined" and row["ConflictMacAddr"] == INTRUDER.lower()
+    assert (row["SubnetID"], row["K8SClusterID"], row["K8SApiResourceName"], row["K8SPodID"]) == (
+        "subnet-a",
+        "c1",
+        "web",
+        "pod-1",
+    )
+    assert client.get("/v1/quarantined-addresses", {"IP": ip}, **headers).json()["Count"] == 1
+    assert client.get("/v1/quarantined-addresses", {"SubnetID": "other"}, **headers).json()["Count"] == 0
+    bad = client.get("/v1/quarantined-addresses", {"ConflictMacAddr": "nope"}, **headers)
+    assert (bad.status_code, bad.json()["Code"]) == (400, 1) and "ConflictMacAddr" in bad.json()["Msg"]
+    # Another cluster's token does not see this cluster's quarantine; an operator does.
+    other = {"HTTP_AUTHORIZATION": f"Bearer {other_cluster_token}"}
+    assert client.get("/v1/quarantined-addresses", **other).json()["Count"] == 0
+    operator = {"HTTP_AUTHORIZATION": f"Bearer {operator_token}"}
+    assert client.get("/v1/quarantined-addresses", **operator).json()["Count"] == 1
+    # /v1/addresses lists reservations: the quarantined address is in no pool any more.
+    assert ip not in [r["IP"] for r in client.get("/v1/addresses", **headers).json()["Results"]]
+
+
+def test_metrics_count_quarantined_addresses_per_subnet(v1, client):
+    from tests.test_ops_endpoints import samples
+
+    v1.create_pool(2)
+    ip = v1.require("pod-1").json()["IP"]
+    labels = (("net_regional_id", "region-1"), ("subnet_id", "subnet-a"))
+    assert samples(client.get("/metrics"))[("ipresmgr_subnet_quarantined", labels)] == 0
+    conflict_release(v1, "pod-1", ip)
+    figures = samples(client.get("/metrics"))
+    assert figures[("ipresmgr_subnet_quarantined", labels)] == 1
+    assert figures[("ipresmgr_subnet_reserved", labels)] == 2
+
+
+def test_list_quarantine_command(v1, capsys):
+    v1.create_pool(2)
+    ip = v1.require("pod-1").json()["IP"]
+    call_command("list_quarantine")
+    assert "no quarantined addresses" in capsys.readouterr().out
+    conflict_release(v1, "pod-1", ip)
+    call_command("list_quarantine", "--subnet-id", "subnet-a")
+    out = capsys.readouterr().out
+    assert ip in out and INTRUDER.lower() in out and "pod-1" in out and "c1/default/Deployment/web" in out
+    with pytest.raises(Exception, match="not registered"):
+        call_command("list_quarantine", "--subnet-id", "nope")
+
+
+def test_clear_quarantine_command_refuses_what_is_not_quarantined(v1):
+    from django.core.management.base import CommandError
+
+    v1.create_pool(1)
+    with pytest.raises(CommandError, match="not quarantined"):
+        call_command("clear_quarantine", "--subnet-id", "subnet-a", "--ip", "10.0.3.77")
+    with pytest.raises(CommandError, match="not a valid"):
+        call_command("clear_quarantine", "--subnet-id", "subnet-a", "--ip", "nope")
+    assert not AuditEvent.objects.filter(admin_action=AdminAction.CLEAR_QUARANTINE).exists()
+
+
+def test_console_lists_and_clears_the_quarantine(admin_client, v1):
+    from tests.admin_support import last_admin_event, page_messages, run_action
+
+    v1.create_pool(2)
+    ip = v1.require("pod-1").json()["IP"]
+    conflict_release(v1, "pod-1", ip)
+    page = admin_client.get("/admin/pools/quarantinedaddress/").content.decode()
+    assert ip in page and INTRUDER.lower() in page and "pod-1" in page
+    subnets = admin_client.get("/admin/pools/subnet/").content.decode()
+    assert 'class="field-quarantined"' in subnets
+    quarantined = QuarantinedAddress.objects.get()
+    confirm = run_action(admin_client, "quarantinedaddress", "clear_quarantine", [quarantined.pk], confirm=False)
+    assert "Clear quarantine" in confirm.content.decode() and QuarantinedAddress.objects.exists()
+    done = run_action(admin_client, "quarantinedaddress", "clear_quarantine", [quarantined.pk], reason="VM gone")
+    assert any("quarantine cleared" in m for m in page_messages(done))
+    assert not QuarantinedAddress.objects.exists()
+    event = last_admin_event(AdminAction.CLEAR_QUARANTINE)
+    assert (event.actor, event.ip, event.pod_id, event.subnet_id) == ("admin:admin", ip, "pod-1", "subnet-a")
+    assert "VM gone" in event.msg
+
+
+def test_consistency_check_knows_the_quarantine(v1):
+    from pools.consistency import find_violations
+
+    v1.create_pool(2)
+    ip = v1.require("pod-1").json()["IP"]
+    conflict_release(v1, "pod-1", ip)
+    assert find_violations() == []
+    # A reservation of a quarantined address (a bypassed allocator) is found.
+    quarantined = QuarantinedAddress.objects.get()
+    idle = Address.objects.filter(pool=pool_of()).exclude(idle_since=None).first()
+    Address.objects.filter(pk=idle.pk).update(ip=quarantined.ip, ip_key=quarantined.ip_key)
+    assert [v.check for v in find_violations()] == ["quarantined_address_reserved"]
