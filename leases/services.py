@@ -348,6 +348,9 @@ def _quarantine_under_pool_lock(*, ctx, workload, pod_id, ip, conflict_mac) -> s
         )
     if lease is not None:
         Lease.objects.filter(pk=lease.pk).delete()
+    # The lock every reservation in the subnet holds (pool, then subnet: the allocator's order), so
+    # that a reservation never runs between this quarantine and its check of the quarantine.
+    allocation.lock_subnet(pool.subnet_id)
     answered = f"answered by {conflict_mac}" if conflict_mac else "answered by another host"
     allocation.quarantine_address_locked(
         pool=pool,
