@@ -292,3 +292,14 @@ def test_consistency_check_knows_the_quarantine(v1):
     idle = Address.objects.filter(pool=pool_of()).exclude(idle_since=None).first()
     Address.objects.filter(pk=idle.pk).update(ip=quarantined.ip, ip_key=quarantined.ip_key)
     assert [v.check for v in find_violations()] == ["quarantined_address_reserved"]
+
+
+def test_dashboard_links_a_subnets_quarantined_addresses(admin_client, v1):
+    v1.create_pool(2)
+    ip = v1.require("pod-1").json()["IP"]
+    conflict_release(v1, "pod-1", ip)
+    page = admin_client.get("/admin/").content.decode()
+    subnet = QuarantinedAddress.objects.get().subnet
+    assert f"/admin/pools/quarantinedaddress/?subnet__id__exact={subnet.pk}" in page
+    listed = admin_client.get(f"/admin/pools/quarantinedaddress/?subnet__id__exact={subnet.pk}")
+    assert [q.ip for q in listed.context["cl"].result_list] == [ip]
