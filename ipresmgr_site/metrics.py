@@ -83,6 +83,7 @@ class SubnetFigures:
     capacity: int
     reserved: int
     bound: int
+    quarantined: int = 0
 
 
 @dataclass(frozen=True)
@@ -101,15 +102,20 @@ def database_figures() -> tuple[list[SubnetFigures], list[PoolFigures]]:
     """Every subnet's capacity, reserved and bound addresses; every active pool's target,
     reserved and bound addresses. One aggregate query each (and one for the subnets' exclusions,
     which capacity needs), whatever the number of pools."""
-    from django.db.models import Count, Q
+    from django.db.models import Count, OuterRef, Q
 
     from pools.models import Pool, Subnet
+    from pools.selectors import quarantined_count
     from pools.subnet_space import capacity
 
     bound = Q(addresses__idle_since__isnull=True)  # an address in use has no place in the idle queue
     subnets = [
-        SubnetFigures(s.net_regional_id, s.subnet_id, capacity(s), s.n_reserved, s.n_bound)
-        for s in Subnet.objects.annotate(n_reserved=Count("addresses"), n_bound=Count("addresses", filter=bound))
+        SubnetFigures(s.net_regional_id, s.subnet_id, capacity(s), s.n_reserved, s.n_bound, s.n_quarantined)
+        for s in Subnet.objects.annotate(
+            n_reserved=Count("addresses"),
+            n_bound=Count("addresses", filter=bound),
+            n_quarantined=quarantined_count(OuterRef("pk")),
+        )
         .prefetch_related("exclusions")
         .order_by("subnet_id")
     ]
@@ -145,6 +151,7 @@ class DatabaseCollector:
             for name, text in (
                 ("capacity", "Addresses of the subnet that may ever be handed out."),
                 ("reserved", "Addresses of the subnet reserved by pools (active or released)."),
+                ("quarantined", "Addresses of the subnet quarantined: in use on the wire by another host."),
                 ("bound", "Addresses of the subnet bound to pods."),
             )
         }
@@ -152,6 +159,7 @@ class DatabaseCollector:
             labels = [s.net_regional_id, s.subnet_id]
             families["capacity"].add_metric(labels, s.capacity)
             families["reserved"].add_metric(labels, s.reserved)
+            families["quarantined"].add_metric(labels, s.quarantined)
             families["bound"].add_metric(labels, s.bound)
         yield from families.values()
         pool_labels = ["cluster", "namespace", "kind", "workload", "subnet_id"]

@@ -80,7 +80,12 @@ RELEASE_IP = extend_schema(
     description=(
         "The address bound to this pod becomes idle (or goes back to the subnet when the pool is released "
         "or above its target). Nothing bound is success: a CNI DEL must succeed. An IP bound to another "
-        "pod is refused with Code 31 and nothing changes. An empty IP releases whatever the pod holds."
+        "pod is refused with Code 31 and nothing changes. An empty IP releases whatever the pod holds.\n\n"
+        'With `"Conflict": true` (the CNI plugin\'s probe heard another MAC, `ConflictMacAddr`, answer for IP) '
+        "the binding ends and the address is quarantined: it leaves its pool, which reserves a replacement when "
+        "it is below its target and the subnet has room, and it is never handed out again until an operator "
+        "clears it. An idle address of the workload's pool is quarantined too; one already quarantined is "
+        "success with nothing to do; one bound to another pod is Code 31 and nothing changes. Conflict needs IP."
     ),
     request={"application/json": ReleaseIPRequest},
     responses=contract_responses(ReleaseIPResponse, (Code.ADDRESS_CONFLICT,)),
@@ -89,6 +94,29 @@ RELEASE_IP = extend_schema(
         OpenApiExample(
             "Code 0 Success",
             value={"ReqID": "r3", "Code": 0, "Msg": "released 10.0.3.10"},
+            response_only=True,
+            status_codes=["200"],
+        ),
+        OpenApiExample(
+            "Request with Conflict (address in use on the wire)",
+            value={
+                "ReqID": "r3",
+                **DEMO_WORKLOAD,
+                **POD,
+                "IP": "10.0.3.10",
+                "Conflict": True,
+                "ConflictMacAddr": "52:54:00:ab:cd:ef",
+            },
+            request_only=True,
+        ),
+        OpenApiExample(
+            "Code 0 Success (quarantined)",
+            value={
+                "ReqID": "r3",
+                "Code": 0,
+                "Msg": "10.0.3.10 quarantined in subnet-demo (answered by 52:54:00:ab:cd:ef; binding ended); "
+                "replacement 10.0.3.13 reserved; pool holds 3 (target 3)",
+            },
             response_only=True,
             status_codes=["200"],
         ),

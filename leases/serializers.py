@@ -7,7 +7,7 @@ from rest_framework import serializers
 from leases.models import ReconcileRun
 from leases.reconcile.run import STORED_FINDINGS
 from leases.selectors import lease_of
-from pools.api.fields import ContractRequest, Envelope, ip_field, opaque_id_field
+from pools.api.fields import ContractRequest, Envelope, StrictBooleanField, ip_field, mac_field, opaque_id_field
 from pools.choices import Kind, PoolState
 
 
@@ -21,9 +21,24 @@ class RequireIPRequest(ContractRequest):
 
 
 class ReleaseIPRequest(RequireIPRequest):
-    """IPAM2IPResMgrReleaseIPReq."""
+    """IPAM2IPResMgrReleaseIPReq, with the two optional fields of a conflict found on the wire."""
 
     IP = ip_field(allow_blank=True, required=False, default="", help_text="Empty: whatever this pod holds in the pool.")
+    Conflict = StrictBooleanField(
+        required=False,
+        default=False,
+        help_text="true: another host answers for IP on the wire (the CNI plugin's probe). The binding ends and "
+        "the address is quarantined, never handed out until an operator clears it. Needs IP. Not in the original "
+        "contract.",
+    )
+    ConflictMacAddr = mac_field(
+        required=False, default="", help_text="With Conflict: the MAC that answered for IP (optional)."
+    )
+
+    def validate(self, data):
+        if data["Conflict"] and not data["IP"]:
+            raise serializers.ValidationError({"IP": "required with Conflict: name the address found in use"})
+        return data
 
 
 class RequireIPResponse(Envelope):

@@ -21,21 +21,21 @@ takes the general path: one transaction under the pool's size lock."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from leases.models import Lease
 from leases.tables import quoted_tables
 from pools import addressing, allocation
 from pools.audit import audit_insert_sql, audit_record, audit_values
-from pools.choices import Code, PoolState
+from pools.choices import AdminAction, Code, PoolState
 from pools.domain import CallContext, Workload
 from pools.errors import ServiceError
-from pools.models import Address, Pool, SubnetExclusion
+from pools.models import Address, Pool, QuarantinedAddress, SubnetExclusion
 from pools.transactions import retrying, service_transaction
 
 BOUND_MSG = "idle address bound"
@@ -302,6 +302,93 @@ def _release_under_pool_lock(*, ctx, workload, pod_id, ip) -> list[str]:
     if not released:
         audit_record(ctx, workload=workload, pod_id=pod_id, ip=ip, msg=NOTHING_BOUND_MSG, at=now)
     return released
+
+
+def ip_release_conflict(*, ctx: CallContext, workload: Workload, pod_id: str, ip: str, conflict_mac: str = "") -> str:
+    """The pod's CNI plugin found `ip` answered by another MAC (`conflict_mac`): end the pod's
+    binding and quarantine the address in its subnet, out of its pool, until an operator clears it
+    (pools.services.quarantine). One transaction, under the pool's size lock.
+
+    An idle address of the workload's pool is quarantined too (an intruder answers for it either
+    way); one already quarantined, or none of the workload's, is success with nothing to do; one
+    bound to another pod is 31 and nothing changes. A pool left below its target reserves a
+    replacement at once when its subnet has room; when it has none the quarantine still holds, and
+    the pool grows later as it would after any shortfall (a require's surge, a scale). Returns
+    what happened (the call's Msg)."""
+    return _quarantine_under_pool_lock(
+        ctx=replace(ctx, admin_action=AdminAction.QUARANTINE),
+        workload=workload,
+        pod_id=pod_id,
+        ip=str(addressing.parse_ip(ip)),
+        conflict_mac=conflict_mac.lower(),
+    )
+
+
+@service_transaction
+def _quarantine_under_pool_lock(*, ctx, workload, pod_id, ip, conflict_mac) -> str:
+    now = timezone.now()
+    pools = allocation.lock_pools_holding(workload, Address.objects.filter(ip=ip).values("pool_id"))
+    address = (
+        Address.objects.filter(pool_id__in=list(pools), ip=ip).select_related("subnet").select_for_update(of=("self",))
+    ).first()
+    if address is None:
+        quarantined = QuarantinedAddress.objects.filter(ip=ip, **workload.as_filter()).select_related("subnet").first()
+        if quarantined is not None:
+            msg = f"{ip} is already quarantined in {quarantined.subnet.subnet_id}; nothing to do"
+            subnet_id = quarantined.subnet.subnet_id
+        else:
+            msg, subnet_id = f"{ip} is not reserved by this workload's pools; nothing to quarantine", ""
+        audit_record(ctx, workload=workload, pod_id=pod_id, ip=ip, subnet_id=subnet_id, msg=msg, at=now)
+        return msg
+    pool = pools[address.pool_id]
+    lease = Lease.objects.filter(address=address).first()
+    if lease is not None and lease.pod_id != pod_id:
+        raise ServiceError(
+            Code.ADDRESS_CONFLICT, f"IP: {ip} is bound to another pod, not {pod_id}; nothing released or quarantined"
+        )
+    if lease is not None:
+        Lease.objects.filter(pk=lease.pk).delete()
+    # The lock every reservation in the subnet holds (pool, then subnet: the allocator's order), so
+    # that a reservation never runs between this quarantine and its check of the quarantine.
+    allocation.lock_subnet(pool.subnet_id)
+    answered = f"answered by {conflict_mac}" if conflict_mac else "answered by another host"
+    allocation.quarantine_address_locked(
+        pool=pool,
+        address=address,
+        conflict_mac=conflict_mac,
+        pod_id=pod_id,
+        actor=ctx.actor.label,
+        reason=f"in use on the wire ({answered}), reported by pod {pod_id}",
+        now=now,
+    )
+    subnet_id = address.subnet.subnet_id
+    was = "binding ended" if lease is not None else "was idle"
+    msg = f"{ip} quarantined in {subnet_id} ({answered}; {was}); {_replace_quarantined_locked(pool, now)}"
+    audit_record(
+        ctx,
+        workload=workload,
+        pod_id=pod_id,
+        ip=ip,
+        subnet_id=subnet_id,
+        msg=msg,
+        at=now,
+        detail={"ConflictMacAddr": conflict_mac, "MacAddr": address.mac, "PortID": str(address.port_id)},
+    )
+    return msg
+
+
+def _replace_quarantined_locked(pool: Pool, now) -> str:
+    """Reserve one address for the locked pool when a quarantine left it below its target. The
+    subnet having no room (or the cluster no quota left) must not undo the quarantine: then the
+    pool stays one short, and says so."""
+    if not pool.is_active or pool.reserved_count >= pool.target:
+        return f"pool holds {pool.reserved_count} (target {pool.target})"
+    try:
+        with transaction.atomic():
+            (replacement,) = allocation.reserve_locked(pool=pool, count=1, now=now)
+    except ServiceError as refused:
+        return f"no replacement reserved: {refused.msg}"
+    return f"replacement {replacement.ip} reserved; pool holds {pool.reserved_count} (target {pool.target})"
 
 
 def end_binding_locked(

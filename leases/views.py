@@ -35,6 +35,15 @@ class ReleaseIPView(ContractView):
     req_type = ReqType.RELEASE_IP
 
     def perform(self, ctx, data):
+        if data["Conflict"]:
+            msg = services.ip_release_conflict(
+                ctx=ctx,
+                workload=workload_of(data),
+                pod_id=data["K8SPodID"],
+                ip=data["IP"],
+                conflict_mac=data["ConflictMacAddr"],
+            )
+            return msg, {}
         released = services.ip_release(ctx=ctx, workload=workload_of(data), pod_id=data["K8SPodID"], ip=data["IP"])
         return (f"released {', '.join(released)}" if released else "nothing bound to this pod; nothing to do"), {}
 

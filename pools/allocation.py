@@ -23,7 +23,7 @@ from pools import addressing, subnet_space
 from pools.choices import Code, PoolState
 from pools.domain import Workload
 from pools.errors import ServiceError
-from pools.models import Address, Pool, Subnet, SubnetGrant
+from pools.models import Address, Pool, QuarantinedAddress, Subnet, SubnetGrant
 
 # Locks ------------------------------------------------------------------------------------------
 
@@ -184,6 +184,31 @@ def return_address_locked(pool: Pool, address_pk: int) -> None:
     """Give one address of the locked pool back to its subnet (no lease may hold it any more)."""
     Address.objects.filter(pk=address_pk).delete()
     _count_reserved(pool, -1)
+
+
+def quarantine_address_locked(
+    *, pool: Pool, address: Address, conflict_mac: str, pod_id: str, actor: str, reason: str, now
+) -> QuarantinedAddress:
+    """Take one address out of the locked pool into quarantine in its subnet (no lease may hold
+    it any more): deleting the reservation and recording the quarantine in one transaction, so
+    that every reader sees the address either reserved or quarantined, never free."""
+    Address.objects.filter(pk=address.pk).delete()
+    _count_reserved(pool, -1)
+    return QuarantinedAddress.objects.create(
+        subnet_id=address.subnet_id,
+        ip=address.ip,
+        ip_key=address.ip_key,
+        conflict_mac=conflict_mac,
+        mac=address.mac,
+        k8s_cluster_id=pool.k8s_cluster_id,
+        namespace=pool.namespace,
+        kind=pool.kind,
+        name=pool.name,
+        pod_id=pod_id,
+        quarantined_at=now,
+        actor=actor[:200],
+        reason=reason[:200],
+    )
 
 
 def _count_reserved(pool: Pool, delta: int) -> None:

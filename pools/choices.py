@@ -82,3 +82,5 @@ class AdminAction(models.TextChoices):
     ADDRESS_RETURN = "address_return", "Idle address returned to subnet"
     EXPIRED_POOLS_PURGE = "expired_pools_purge", "Released pools past grace purged"
     AUDIT_PRUNE = "audit_prune", "Old audit events pruned"
+    QUARANTINE = "quarantine", "Quarantine"
+    CLEAR_QUARANTINE = "clear_quarantine", "ClearQuarantine"

@@ -28,7 +28,7 @@ from django.db import connection, transaction
 
 from pools import addressing
 from pools.choices import PoolState
-from pools.models import Address, AuditEvent, Pool, Subnet, SubnetGrant
+from pools.models import Address, AuditEvent, Pool, QuarantinedAddress, Subnet, SubnetGrant
 
 # Table names for the SQL below, from the models (format them into the statements; never values).
 TABLES = {
@@ -37,6 +37,7 @@ TABLES = {
     "subnet": Subnet._meta.db_table,
     "event": AuditEvent._meta.db_table,
     "grant": SubnetGrant._meta.db_table,
+    "quarantined": QuarantinedAddress._meta.db_table,
 }
 
 MAC_PATTERN = r"^[0-9a-f][26ae](:[0-9a-f]{2}){5}$"  # lower-case, locally administered, unicast
@@ -218,6 +219,34 @@ def _pool_state(cursor):
         [PoolState.ACTIVE],
     ):
         yield f"workload {cluster_id}/{namespace}/{kind}/{name} has {count} active pools"
+
+
+# Quarantine --------------------------------------------------------------------------------------
+
+
+@check("quarantined_address_reserved")
+def _quarantined_reserved(cursor):
+    # A quarantined address is in no pool: the allocator skips it (subnet_space.find_free), and
+    # quarantining deletes the reservation in the same transaction.
+    for subnet_id, ip in sql_rows(
+        cursor,
+        """
+        SELECT s.subnet_id, q.ip FROM {quarantined} q JOIN {subnet} s ON s.id = q.subnet_id
+        WHERE EXISTS (SELECT 1 FROM {address} a WHERE a.subnet_id = q.subnet_id AND a.ip_key = q.ip_key)
+        """,
+    ):
+        yield f"{ip} is quarantined in {subnet_id} and reserved by a pool at the same time"
+
+
+@check("quarantined_key_matches_ip")
+def _quarantined_key(cursor):
+    for ip, key in QuarantinedAddress.objects.values_list("ip", "ip_key"):
+        try:
+            right = addressing.ip_key(int(addressing.parse_ip(ip)))
+        except ValueError:
+            right = None
+        if key != right:
+            yield f"quarantined {ip} has key {key}, not the key of its text: the allocator would not skip it"
 
 
 # Subnet access -----------------------------------------------------------------------------------

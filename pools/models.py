@@ -258,6 +258,41 @@ class Address(models.Model):
         return self.idle_since is None
 
 
+class QuarantinedAddress(models.Model):
+    """An address another host answers for on the wire (the CNI plugin's probe heard another MAC):
+    out of every pool and never handed out until an operator clears it.
+
+    Not an Address: it belongs to no pool. The allocator reads these keys together with the
+    reserved ones (subnet_space.find_free), so no path reserves it; (subnet, ip_key) is unique, as
+    for a reservation. The workload and pod are the ones it was taken from."""
+
+    subnet = models.ForeignKey(Subnet, on_delete=models.CASCADE, related_name="quarantined", db_index=False)
+    ip = models.CharField("IP", max_length=39)
+    ip_key = models.CharField(max_length=addressing.KEY_WIDTH)
+    conflict_mac = models.CharField("ConflictMacAddr", max_length=17, blank=True, help_text="the MAC that answered")
+    mac = models.CharField("MacAddr", max_length=17, blank=True, help_text="the MAC the pool had given it")
+    k8s_cluster_id = models.CharField("K8SClusterID", max_length=128)
+    namespace = models.CharField("K8SNamespace", max_length=63)
+    kind = models.PositiveSmallIntegerField("K8SApiResourceKind", choices=Kind.choices)
+    name = models.CharField("K8SApiResourceName", max_length=253)
+    pod_id = models.CharField("K8SPodID", max_length=128, blank=True)
+    quarantined_at = models.DateTimeField()
+    actor = models.CharField(max_length=200)
+    reason = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["subnet_id", "ip_key"]
+        verbose_name_plural = "quarantined addresses"
+        constraints = [models.UniqueConstraint(fields=["subnet", "ip_key"], name="address_quarantined_once_per_subnet")]
+
+    def __str__(self) -> str:
+        return self.ip
+
+    @property
+    def workload(self) -> Workload:
+        return Workload(cluster_id=self.k8s_cluster_id, namespace=self.namespace, kind=self.kind, name=self.name)
+
+
 class AuditEvent(models.Model):
     """One row per contract call and per admin change. Never updated.
 

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Sum
+from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
 
 from pools import subnet_space
 from pools.choices import PoolState
 from pools.domain import Actor, Workload
-from pools.models import AuditEvent, Pool, Subnet, SubnetExclusion, SubnetGrant
+from pools.models import AuditEvent, Pool, QuarantinedAddress, Subnet, SubnetExclusion, SubnetGrant
 
 
 @dataclass(frozen=True)
@@ -20,26 +21,42 @@ class SubnetUsage:
     capacity: int
     reserved: int
     bound: int
+    quarantined: int = 0  # never free, in no pool
 
     @property
     def free(self) -> int:
-        return max(0, self.capacity - self.reserved)
+        return max(0, self.capacity - self.reserved - self.quarantined)
 
     @property
     def percent(self) -> int:
-        """Reserved share of the capacity, 0-100 (a full subnet with no capacity is 100)."""
+        """Reserved and quarantined share of the capacity, 0-100 (no capacity at all is 100)."""
         if self.capacity <= 0:
             return 100
-        return min(100, round(100 * self.reserved / self.capacity))
+        return min(100, round(100 * (self.reserved + self.quarantined) / self.capacity))
 
 
 def subnets_with_usage(queryset: QuerySet[Subnet] | None = None) -> QuerySet[Subnet]:
-    """Subnets annotated with `n_reserved` and `n_bound`, exclusions prefetched (for usage())."""
+    """Subnets annotated with `n_reserved`, `n_bound` and `n_quarantined`, exclusions prefetched
+    (for usage())."""
     queryset = Subnet.objects.all() if queryset is None else queryset
     return queryset.annotate(
         n_reserved=Count("addresses", distinct=True),
         n_bound=Count("addresses", filter=Q(addresses__idle_since__isnull=True), distinct=True),
+        n_quarantined=quarantined_count(OuterRef("pk")),
     ).prefetch_related(Prefetch("exclusions", queryset=SubnetExclusion.objects.order_by("id")))
+
+
+def quarantined_count(subnet_pk) -> Coalesce:
+    """How many addresses are quarantined in the subnet `subnet_pk` (an OuterRef): a subquery, not
+    one more join beside the addresses'."""
+    counted = (
+        QuarantinedAddress.objects.filter(subnet=subnet_pk)
+        .order_by()
+        .values("subnet")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Coalesce(Subquery(counted), 0)
 
 
 def subnets_visible_to(actor: Actor) -> QuerySet[Subnet]:
@@ -98,10 +115,14 @@ def usage(subnet: Subnet) -> SubnetUsage:
         return cached
     reserved = getattr(subnet, "n_reserved", None)
     bound = getattr(subnet, "n_bound", None)
+    quarantined = getattr(subnet, "n_quarantined", None)
     if reserved is None:
         reserved = subnet.addresses.count()
         bound = subnet.addresses.filter(idle_since__isnull=True).count()
-    figures = SubnetUsage(capacity=subnet_space.capacity(subnet), reserved=reserved, bound=bound)
+        quarantined = subnet.quarantined.count()
+    figures = SubnetUsage(
+        capacity=subnet_space.capacity(subnet), reserved=reserved, bound=bound, quarantined=quarantined or 0
+    )
     subnet.__dict__["_usage"] = figures
     return figures
 
@@ -142,3 +163,16 @@ def events_visible_to(actor: Actor) -> QuerySet[AuditEvent]:
     if actor.cluster_id is not None:
         events = events.filter(k8s_cluster_id=actor.cluster_id)
     return events
+
+
+def quarantined_addresses(
+    *, subnet_id: str | None = None, cluster_id: str | None = None
+) -> QuerySet[QuarantinedAddress]:
+    """Quarantined addresses with their subnet, by subnet and address; those of one subnet, or
+    taken from one cluster's pools, when asked."""
+    quarantined = QuarantinedAddress.objects.select_related("subnet").order_by("subnet_id", "ip_key")
+    if subnet_id is not None:
+        quarantined = quarantined.filter(subnet__subnet_id=subnet_id)
+    if cluster_id is not None:
+        quarantined = quarantined.filter(k8s_cluster_id=cluster_id)
+    return quarantined

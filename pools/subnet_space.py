@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from django.db.models import Q
 
 from pools import addressing
-from pools.models import Address, Subnet
+from pools.models import Address, QuarantinedAddress, Subnet
 
 
 def blocked_ranges_of(gateway: str, exclusions: Iterable[tuple[str, str]]) -> addressing.BlockedRanges:
@@ -42,7 +42,8 @@ def reserved_outside(subnet: Subnet, network: addressing.IPNetwork, blocked: add
 
 
 def find_free(subnet: Subnet, blocked: addressing.BlockedRanges, count: int) -> list[int]:
-    """Up to `count` free addresses, next-fit from the subnet's cursor, wrapping once.
+    """Up to `count` free addresses (neither reserved nor quarantined), next-fit from the subnet's
+    cursor, wrapping once.
 
     Reads only the reserved keys of the windows it looks at, so a /64 costs what a /24 does."""
     low, high = addressing.usable_bounds(subnet.network)
@@ -56,13 +57,21 @@ def find_free(subnet: Subnet, blocked: addressing.BlockedRanges, count: int) -> 
             start = run_low
             while start <= run_high and len(picked) < count:
                 window_end = min(run_high, start + max(2 * (count - len(picked)), 256) - 1)
+                window = {
+                    "subnet": subnet,
+                    "ip_key__gte": addressing.ip_key(start),
+                    "ip_key__lte": addressing.ip_key(window_end),
+                }
+                # Reserved and quarantined keys in one query: neither may be handed out.
                 taken = {
                     int(key, 16)
-                    for key in Address.objects.filter(
-                        subnet=subnet,
-                        ip_key__gte=addressing.ip_key(start),
-                        ip_key__lte=addressing.ip_key(window_end),
-                    ).values_list("ip_key", flat=True)
+                    for key in Address.objects.filter(**window)
+                    .order_by()
+                    .values_list("ip_key", flat=True)
+                    .union(
+                        QuarantinedAddress.objects.filter(**window).order_by().values_list("ip_key", flat=True),
+                        all=True,
+                    )
                 }
                 for value in range(start, window_end + 1):
                     if value not in taken:

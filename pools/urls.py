@@ -9,5 +9,6 @@ urlpatterns = [
     path("v1/subnets", read.SubnetsView.as_view(), name="subnets"),
     path("v1/pools", read.PoolListView.as_view(), name="pools"),
     path("v1/events", read.EventListView.as_view(), name="events"),
+    path("v1/quarantined-addresses", read.QuarantinedAddressListView.as_view(), name="quarantined-addresses"),
     path("k8s/admission", admission.AdmissionView.as_view(), name="k8s-admission"),
 ]

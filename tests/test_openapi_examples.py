@@ -27,6 +27,7 @@ from tests.reconcile_support import age, cluster_file, reconcile, web
 
 VOLATILE = {"ReqID", "MacAddr", "PortID", "CreatedAt", "UpdatedAt", "ReservedAt", "BoundAt", "At", "ID"}
 VOLATILE |= {"StartedAt", "FinishedAt", "Since", "Source", "Seconds"}  # reconcile runs
+VOLATILE |= {"QuarantinedAt"}
 WORKLOAD = {"K8SApiResourceKind": 0, "K8SClusterID": "demo-cluster", "K8SNamespace": "default"}
 WEB = {**WORKLOAD, "K8SApiResourceName": "web"}
 CREATE = {
@@ -112,6 +113,7 @@ def read_scenarios(path: str, bad_filter: dict) -> dict:
 
 REQUIRE = {"ReqID": "r2", **WEB, **POD}
 RELEASE = {"ReqID": "r3", **WEB, **POD, "IP": "10.0.3.10"}
+CONFLICT_RELEASE = {**RELEASE, "Conflict": True, "ConflictMacAddr": "52:54:00:ab:cd:ef"}
 SCALE = {"ReqID": "r4", **WEB, "K8SApiResourceOldReplicas": 3, "K8SApiResourceNewReplicas": 5}
 SUBNET_B = {
     "ReqID": "r6",
@@ -247,6 +249,9 @@ SCENARIOS = {
     },
     ("post", "/v1/ip/release"): {
         ("200", "Code 0 Success"): _then(Demo.pool_with_one_pod, lambda d: d.call("post", "/v1/ip/release", RELEASE)),
+        ("200", "Code 0 Success (quarantined)"): _then(
+            Demo.pool_with_one_pod, lambda d: d.call("post", "/v1/ip/release", CONFLICT_RELEASE)
+        ),
         **contract_errors("/v1/ip/release", RELEASE, {"K8SPodID": None}),
         **forbidden("/v1/ip/release", RELEASE),
         ("409", "Code 31 AddressConflict"): _then(
@@ -300,6 +305,13 @@ SCENARIOS = {
     ("get", "/v1/subnets"): read_scenarios("/v1/subnets", {"IPVersion": "5"}),
     ("get", "/v1/pools"): read_scenarios("/v1/pools", {"State": "gone"}),
     ("get", "/v1/addresses"): read_scenarios("/v1/addresses", {"IP": "not-an-ip"}),
+    ("get", "/v1/quarantined-addresses"): {
+        **read_scenarios("/v1/quarantined-addresses", {"IP": "not-an-ip"}),
+        ("200", "A page"): _then(
+            _then(Demo.pool_with_one_pod, lambda d: d.call("post", "/v1/ip/release", CONFLICT_RELEASE)),
+            lambda d: d.call("get", "/v1/quarantined-addresses", {"Limit": 1}),
+        ),
+    },
     ("get", "/v1/events"): {
         **read_scenarios("/v1/events", {"Code": "7"}),
         ("400", "Code 1 InvalidRequest: Offset beyond the bound"): lambda d: d.call(

@@ -136,6 +136,7 @@ class SubnetAdmin(NoDeleteMixin, admin.ModelAdmin):
         "capacity",
         "reserved",
         "bound",
+        "quarantined",
         "free",
         "use",
     ]
@@ -166,6 +167,10 @@ class SubnetAdmin(NoDeleteMixin, admin.ModelAdmin):
     @admin.display(description="bound", ordering="n_bound")
     def bound(self, obj):
         return count_cell(selectors.usage(obj).bound)
+
+    @admin.display(description="quarantined", ordering="n_quarantined")
+    def quarantined(self, obj):
+        return count_cell(selectors.usage(obj).quarantined)
 
     @admin.display(description="free")
     def free(self, obj):

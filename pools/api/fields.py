@@ -14,6 +14,7 @@ from pools.choices import Code, Kind
 from pools.domain import CLUSTER_ID, CLUSTER_ID_RULE, DNS1123_LABEL, DNS1123_SUBDOMAIN, Workload
 
 INT32_MAX = 2**31 - 1
+MAC_ADDRESS = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")
 
 
 class StrictIntegerField(serializers.IntegerField):
@@ -110,6 +111,22 @@ def opaque_id_field(*, allow_blank: bool = False, **kwargs):
 
 def ip_field(*, allow_blank: bool = False, **kwargs):
     return StrictCharField(max_length=64, allow_blank=allow_blank, validators=[_ip_validator], **kwargs)
+
+
+class MacField(StrictCharField):
+    """A MAC address, six colon-separated hex pairs, taken in lower case (the contract's form)."""
+
+    def to_internal_value(self, data):
+        return super().to_internal_value(data).lower()
+
+
+def mac_field(**kwargs):
+    return MacField(
+        max_length=17,
+        allow_blank=True,
+        validators=[FullMatchValidator(MAC_ADDRESS, "must be a MAC address: six colon-separated hex pairs")],
+        **kwargs,
+    )
 
 
 def replicas_field(**kwargs):

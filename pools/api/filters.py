@@ -16,7 +16,7 @@ from django_filters.fields import IsoDateTimeField
 from pools import addressing
 from pools.choices import Code, Kind, PoolState, ReqType
 from pools.domain import CLUSTER_ID, CLUSTER_ID_RULE, DNS1123_LABEL, DNS1123_SUBDOMAIN
-from pools.models import AuditEvent, Pool, Subnet
+from pools.models import AuditEvent, Pool, QuarantinedAddress, Subnet
 
 MAC = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")
 
@@ -164,4 +164,19 @@ class EventFilter(django_filters.FilterSet):
 
     class Meta:
         model = AuditEvent
+        fields: list[str] = []
+
+
+class QuarantinedAddressFilter(django_filters.FilterSet):
+    NetRegionalID = django_filters.CharFilter(field_name="subnet__net_regional_id", max_length=128)
+    SubnetID = django_filters.CharFilter(field_name="subnet__subnet_id", max_length=128)
+    IP = IPFilter(field_name="ip", help_text="An IPv4 or IPv6 address.")
+    ConflictMacAddr = MacFilter(field_name="conflict_mac", help_text="The MAC that answered.")
+    K8SClusterID = cluster_filter()
+    K8SNamespace = namespace_filter()
+    K8SApiResourceName = name_filter()
+    K8SPodID = django_filters.CharFilter(field_name="pod_id", max_length=128)
+
+    class Meta:
+        model = QuarantinedAddress
         fields: list[str] = []

@@ -1,4 +1,5 @@
-"""Read APIs (GET /v1/subnets, /v1/pools, /v1/events) and subnet registration (POST /v1/subnets).
+"""Read APIs (GET /v1/subnets, /v1/pools, /v1/events, /v1/quarantined-addresses) and subnet
+registration (POST /v1/subnets).
 
 Each list names its selector, serializer and filter set. Answers carry the /v1 envelope around a
 page: Count, Next, Previous, Results. A cluster token sees its own cluster's pools and events; an
@@ -10,7 +11,7 @@ from datetime import datetime
 
 from pools import selectors, services
 from pools.api import filters, read_openapi
-from pools.api.serializers import EventOut, PoolOut, SubnetCreateRequest, SubnetOut
+from pools.api.serializers import EventOut, PoolOut, QuarantinedAddressOut, SubnetCreateRequest, SubnetOut
 from pools.api.views import KeysetPagination, ReadView
 from pools.choices import AdminAction, Code
 from pools.domain import Actor
@@ -25,6 +26,16 @@ class PoolListView(ReadView):
     @staticmethod
     def selector(actor):
         return selectors.pools_visible_to(actor).order_by("k8s_cluster_id", "namespace", "kind", "name", "-id")
+
+
+@read_openapi.QUARANTINED_ADDRESSES
+class QuarantinedAddressListView(ReadView):
+    serializer_class = QuarantinedAddressOut
+    filterset_class = filters.QuarantinedAddressFilter
+
+    @staticmethod
+    def selector(actor):
+        return selectors.quarantined_addresses(cluster_id=actor.cluster_id)
 
 
 class EventPages(KeysetPagination):

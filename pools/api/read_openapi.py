@@ -16,7 +16,14 @@ from pools.api.openapi import (
     post_errors,
     server_errors,
 )
-from pools.api.serializers import EventOut, PoolOut, SubnetCreateRequest, SubnetCreateResponse, SubnetOut
+from pools.api.serializers import (
+    EventOut,
+    PoolOut,
+    QuarantinedAddressOut,
+    SubnetCreateRequest,
+    SubnetCreateResponse,
+    SubnetOut,
+)
 from pools.auth import NO_TOKEN_MSG
 from pools.choices import Code
 from pools.reads import too_broad_msg
@@ -178,6 +185,7 @@ SUBNET_ROW = {
     "Capacity": 245,
     "Reserved": 3,
     "Bound": 1,
+    "Quarantined": 0,
     "Free": 242,
     "OpenWithoutGrants": True,
     "Clusters": [{"K8SClusterID": "demo-cluster", "Granted": False, "Quota": None, "Reserved": 3}],
@@ -190,6 +198,30 @@ POOLS = list_schema(
     PoolOut,
     POOL_ROW,
     bad_filter_msg="State: Select a valid choice. gone is not one of the available choices.",
+)
+QUARANTINED_ROW = {
+    "IP": "10.0.3.10",
+    "State": "quarantined",
+    "ConflictMacAddr": "52:54:00:ab:cd:ef",
+    "MacAddr": "0a:58:1c:2e:4f:09",
+    "NetRegionalID": "region-1",
+    "SubnetID": "subnet-demo",
+    "K8SClusterID": "demo-cluster",
+    "K8SNamespace": "default",
+    "K8SApiResourceKind": 0,
+    "K8SApiResourceName": "web",
+    "K8SPodID": "pod-uid-1",
+    "QuarantinedAt": "2026-10-01T14:05:00Z",
+    "Reason": "in use on the wire (answered by 52:54:00:ab:cd:ef), reported by pod pod-uid-1",
+}
+QUARANTINED_ADDRESSES = list_schema(
+    "List quarantined addresses",
+    "Addresses another host answered for on the wire (the CNI plugin released them with Conflict): in no "
+    "pool, never handed out until an operator clears them (console, `manage.py clear_quarantine`). "
+    "A cluster token sees those taken from its own cluster's pools; an operator token sees all.",
+    QuarantinedAddressOut,
+    QUARANTINED_ROW,
+    bad_filter_msg="IP: 'not-an-ip' is not an IPv4 or IPv6 address",
 )
 EVENTS_NARROW_BY = "a time window (Since, Until) or a filter such as K8SClusterID, K8SPodID, IP or Code"
 OFFSET_BEYOND_MSG = (
@@ -225,6 +257,7 @@ SUBNET_B_ROW = {
     "Capacity": 244,
     "Reserved": 0,
     "Bound": 0,
+    "Quarantined": 0,
     "Free": 244,
     "OpenWithoutGrants": False,
     "Clusters": [{"K8SClusterID": "demo-cluster", "Granted": True, "Quota": 100, "Reserved": 0}],

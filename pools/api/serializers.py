@@ -83,7 +83,12 @@ class SubnetOut(serializers.Serializer):
     )
     Reserved = serializers.IntegerField(source="n_reserved", help_text="Addresses reserved by pools.")
     Bound = serializers.IntegerField(source="n_bound", help_text="Reserved addresses bound to a pod.")
-    Free = serializers.SerializerMethodField(help_text="Capacity less Reserved.")
+    Quarantined = serializers.IntegerField(
+        source="n_quarantined",
+        help_text="Addresses another host answered for on the wire: in no pool, never handed out until an "
+        "operator clears them (GET /v1/quarantined-addresses).",
+    )
+    Free = serializers.SerializerMethodField(help_text="Capacity less Reserved and Quarantined.")
     OpenWithoutGrants = serializers.BooleanField(
         source="open_without_grants",
         help_text="While no cluster is granted: true, every cluster may grow pools here; false, none may. "
@@ -230,3 +235,26 @@ class SubnetCreateRequest(serializers.Serializer):
 
 class SubnetCreateResponse(Envelope):
     Subnet = SubnetOut(allow_null=True, help_text="The registered subnet; null on a refusal.")
+
+
+@extend_schema_serializer(component_name="QuarantinedAddress")
+class QuarantinedAddressOut(serializers.Serializer):
+    IP = serializers.CharField(source="ip")
+    State = serializers.SerializerMethodField(help_text="Always quarantined: never handed out until cleared.")
+    ConflictMacAddr = serializers.CharField(
+        source="conflict_mac", help_text="The MAC that answered for IP on the wire; empty if the plugin sent none."
+    )
+    MacAddr = serializers.CharField(source="mac", help_text="The MAC IPResMgr had given the address.")
+    NetRegionalID = serializers.CharField(source="subnet.net_regional_id")
+    SubnetID = serializers.CharField(source="subnet.subnet_id")
+    K8SClusterID = serializers.CharField(source="k8s_cluster_id", help_text="The workload it was taken from.")
+    K8SNamespace = serializers.CharField(source="namespace")
+    K8SApiResourceKind = serializers.ChoiceField(source="kind", choices=Kind.choices)
+    K8SApiResourceName = serializers.CharField(source="name")
+    K8SPodID = serializers.CharField(source="pod_id", help_text="The pod whose CNI plugin found the conflict.")
+    QuarantinedAt = serializers.DateTimeField(source="quarantined_at")
+    Reason = serializers.CharField(source="reason")
+
+    @extend_schema_field({"type": "string", "enum": ["quarantined"]})
+    def get_State(self, quarantined) -> str:  # noqa: N802 - named like the key
+        return "quarantined"

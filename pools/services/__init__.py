@@ -12,6 +12,7 @@ from pools.services.pools import (
     pool_scale,
     released_pools_purge,
 )
+from pools.services.quarantine import quarantine_clear
 from pools.services.subnets import (
     SubnetDefinition,
     subnet_change_check,
@@ -29,6 +30,7 @@ __all__ = [
     "pool_release_one",
     "pool_resize",
     "pool_scale",
+    "quarantine_clear",
     "released_pools_purge",
     "subnet_access_set",
     "subnet_change_check",
