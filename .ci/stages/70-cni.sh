@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The CNI IPAM plugin (cni/, issue 15): installs what it needs from Debian when missing (golang-go,
+# The CNI IPAM plugin (cni/, issues 15 and 19): installs what it needs from Debian when missing (golang-go,
 # containernetworking-plugins, iproute2), checks gofmt, runs go vet and the Go unit tests, builds
 # the static binary, then the end-to-end test (tests/cni/): the bridge and macvlan plugins
 # delegating IPAM to ipresmgr-ipam against IPResMgr (gunicorn on PostgreSQL, database ipr_cni) and
@@ -10,6 +10,9 @@ start=$(date +%s)
 
 need=()
 command -v go >/dev/null || need+=(golang-go)
+# The plugin builds from cni/vendor/ (Debian's sources, vendored); these are what
+# cni/hack/vendor-from-debian.sh regenerates it from. tcpdump watches the bridge for announcements.
+command -v tcpdump >/dev/null || need+=(tcpdump)
 { [ -x /usr/lib/cni/bridge ] && [ -x /usr/lib/cni/macvlan ]; } || need+=(containernetworking-plugins)
 command -v ip >/dev/null || need+=(iproute2)
 if [ ${#need[@]} -gt 0 ]; then
@@ -31,7 +34,7 @@ done
 
 work=$(mktemp -d /tmp/iprcni-ci.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-export GOFLAGS=-mod=mod GOPROXY=off # the standard library only: nothing to download
+export GOFLAGS=-mod=vendor GOPROXY=off # everything from cni/vendor/: nothing to download
 (
   cd cni
   echo "-- gofmt -l"
@@ -44,6 +47,8 @@ export GOFLAGS=-mod=mod GOPROXY=off # the standard library only: nothing to down
   echo "-- go build (CGO_ENABLED=0)"
   version=$(git rev-parse --short HEAD 2>/dev/null || echo dev)
   CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=$version" -o "$work/ipresmgr-ipam" ./cmd/ipresmgr-ipam
+  echo "-- go build the libcni test runtime (ipresmgr-cnirun)"
+  CGO_ENABLED=0 go build -trimpath -o "$work/ipresmgr-cnirun" ./cmd/ipresmgr-cnirun
 )
 if ldd "$work/ipresmgr-ipam" >/dev/null 2>&1; then
   echo "ipresmgr-ipam is not a static binary" >&2
@@ -67,5 +72,5 @@ if command -v kubectl >/dev/null; then
 fi
 
 echo "-- end to end (bridge, macvlan, IPResMgr on PostgreSQL)"
-env -u DATABASE_URL IPRESMGR_CNI_E2E=1 IPRESMGR_CNI_BIN="$work/ipresmgr-ipam" pytest tests/cni
+env -u DATABASE_URL IPRESMGR_CNI_E2E=1 IPRESMGR_CNI_BIN="$work/ipresmgr-ipam" IPRESMGR_CNI_RUNTIME="$work/ipresmgr-cnirun" pytest tests/cni
 echo "-- CNI stage passed in $(( $(date +%s) - start ))s"

@@ -66,8 +66,9 @@ class World:
         return self.workdir / "state"
 
     def mac_entry(self) -> dict:
-        """ipresmgr-ipam chained after the main plugin: corrects the result's MAC (the IPAM's
-        setMAC has set it before the main plugin configured the address and announced it)."""
+        """ipresmgr-ipam chained after the main plugin: sets IPResMgr's MAC on the interface the
+        main plugin configured, probes the address on the wire, announces it, and corrects the
+        result's MAC."""
         return {"type": "ipresmgr-ipam", "stateDir": str(self.state_dir)}
 
     def bridge_net(self, **ipam_overrides) -> harness.ConfList:
@@ -77,7 +78,7 @@ class World:
             "bridge": self.bridge,
             "isGateway": False,
             "ipMasq": False,
-            "ipam": self.ipam(kubeconfig=str(self.kubeconfig), setMAC=True, **ipam_overrides),
+            "ipam": self.ipam(kubeconfig=str(self.kubeconfig), **ipam_overrides),
         }
         conflist = {"cniVersion": "1.0.0", "name": "iprcni-v4", "plugins": [bridge, self.mac_entry()]}
         return harness.ConfList(self.cni, conflist)
@@ -89,13 +90,13 @@ class World:
             "type": "macvlan",
             "master": self.master,
             "mode": "bridge",
-            "ipam": self.ipam(kubernetes=kubernetes, setMAC=True, **ipam_overrides),
+            "ipam": self.ipam(kubernetes=kubernetes, **ipam_overrides),
         }
         conflist = {"cniVersion": "0.4.0", "name": "iprcni-v6", "plugins": [macvlan, self.mac_entry()]}
         return harness.ConfList(self.cni, conflist)
 
     def bridge_conf(self) -> dict:
-        """A single-plugin configuration (no list): only the IPAM's setMAC."""
+        """A single-plugin configuration (no list): no chained entry, so no MAC and no probe."""
         return {
             "cniVersion": "0.3.1",
             "name": "iprcni-single",
@@ -103,7 +104,7 @@ class World:
             "bridge": self.bridge,
             "isGateway": False,
             "ipMasq": False,
-            "ipam": self.ipam(kubeconfig=str(self.kubeconfig), setMAC=True),
+            "ipam": self.ipam(kubeconfig=str(self.kubeconfig)),
         }
 
 

@@ -470,6 +470,6 @@ def build_plugin(dest_dir: Path) -> Path:
     go = shutil.which("go")
     if go is None:
         raise AssertionError("no IPRESMGR_CNI_BIN and no go to build cni/ with (apt-get install golang-go)")
-    env = dict(os.environ, CGO_ENABLED="0", GOFLAGS="-mod=mod", GOPROXY="off")
+    env = dict(os.environ, CGO_ENABLED="0", GOFLAGS="-mod=vendor", GOPROXY="off")
     run(go, "build", "-trimpath", "-o", str(dest), "./cmd/ipresmgr-ipam", cwd=CNI_DIR, env=env, timeout=600)
     return dest

@@ -1,9 +1,10 @@
 """ipresmgr-ipam end to end, as a container runtime drives it (see conftest.py and harness.py):
 the main plugin (bridge or macvlan) creates the pod's interface in the pod's namespace and runs
 ipresmgr-ipam as its IPAM, which resolves the pod's workload from the Kubernetes API and requires
-the address from IPResMgr; sets IPResMgr's MAC on the interface (setMAC); the main plugin puts the
-address and routes on it; ipresmgr-ipam chained after the main plugin corrects the MAC in the
-result. Then CHECK, DEL with IPResMgr down, DEL, DEL again."""
+the address from IPResMgr; the main plugin puts the address and routes on it; ipresmgr-ipam
+chained after the main plugin sets IPResMgr's MAC, probes the address on the wire, announces it
+and corrects the MAC in the result. Then CHECK, DEL with IPResMgr down, DEL, DEL again; an
+intruder holding the next address (quarantine); the same through libcni itself."""
 
 from __future__ import annotations
 
@@ -167,10 +168,11 @@ def test_macvlan_ipv6_statefulset(world):
     assert net.delete(pod).ok() is None
 
 
-def test_single_plugin_config_sets_mac_in_ipam(world):
-    """Without a list (one plugin, cniVersion 0.3.1) there is no chained entry: `setMAC` alone puts
-    the MAC on the interface and the IPAM's own CHECK verifies it. (The bridge plugin's result keeps
-    the MAC the veth had before IPAM ran, so its own CHECK would not pass; README, "MAC".)"""
+def test_single_plugin_config(world):
+    """Without a list (one plugin, cniVersion 0.3.1) there is no chained entry: the address and
+    routes as IPAM answered, the interface keeps the MAC its main plugin gave it, and the bridge
+    plugin's own result and CHECK agree with it. The IPAM half never sets the MAC: the old
+    `setMAC` is refused (code 7) naming the chained entry."""
     dep = k8s_objects.deployment("shop", "api", 1, "iprcni-region/iprcni-v4")
     rs = k8s_objects.replicaset(dep, "6b8c9d7f5e")
     world.kube.add(dep, rs)
@@ -178,13 +180,17 @@ def test_single_plugin_config_sets_mac_in_ipam(world):
     pod, _ = world.new_pod("shop", "api-6b8c9d7f5e-h4j5k", rs)
     conf = world.bridge_conf()
 
+    refused = world.cni.call("ADD", {**conf, "ipam": {**conf["ipam"], "setMAC": True}}, pod).error()
+    assert refused["code"] == 7 and "after the main plugin" in refused["msg"], refused
+    assert world.cni.call("DEL", conf, pod).ok() is None
+
     result = world.cni.call("ADD", conf, pod).ok()
     assert result["cniVersion"] == "0.3.1"
     assert result["ips"][0]["version"] == "4"
     (held,) = held_by(world, pod)
     link = interface(pod)
     assert addresses_of(link, "inet") == [result["ips"][0]["address"]]
-    assert link["address"] == held["MacAddr"]
+    assert link["address"] != held["MacAddr"] and link["address"] == container_mac(result, pod)
     world.cni.call("CHECK", {**conf, "cniVersion": "0.4.0", "prevResult": result}, pod, plugin="ipresmgr-ipam").ok()
     assert world.cni.call("DEL", conf, pod).ok() is None
     assert held_by(world, pod) == []
