@@ -30,8 +30,10 @@ ln -s "$PWD" "$gopath/src/ipresmgr.local/cni"
 for top in "$src"/*; do ln -s "$top" "$gopath/src/$(basename "$top")"; done
 
 # Every non-standard package the plugin, its tests and the test runtime import, for Linux.
-mapfile -t packages < <(cd "$gopath/src/ipresmgr.local/cni" && GO111MODULE=off GOPATH="$gopath" GOOS=linux \
-  go list -deps -test -f '{{if not .Standard}}{{.ImportPath}}{{end}}' ./... | grep -v '^ipresmgr.local/' | sort -u)
+# (GOPATH mode resolves imports from Debian's tree; a failure here stops the script.)
+(cd "$gopath/src/ipresmgr.local/cni" && GO111MODULE=off GOPATH="$gopath" GOOS=linux \
+  go list -deps -test -f '{{if not .Standard}}{{.ImportPath}}{{end}}' ./...) > "$gopath/packages"
+mapfile -t packages < <(grep -v -e '^ipresmgr.local/' -e '^$' "$gopath/packages" | sort -u)
 
 : > modules.txt.new
 for entry in "${modules[@]}"; do

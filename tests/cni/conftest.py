@@ -39,7 +39,17 @@ class World:
     bridge: str
     master: str
     kubeconfig: Path
+    runtime: harness.LibcniRuntime
     pod_namespaces: list = field(default_factory=list)
+    intruders: list = field(default_factory=list)
+
+    def new_intruder(self, address: str, *, macvlan: bool = False) -> harness.Intruder:
+        """A host outside IPResMgr's knowledge holding address, on the bridge or the macvlan master."""
+        name = f"iprcni-{self.suffix}-intruder{len(self.intruders)}"
+        where = {"master": self.master} if macvlan else {"bridge": self.bridge}
+        intruder = harness.Intruder(self.node, name, address, **where)
+        self.intruders.append(intruder)
+        return intruder
 
     def new_pod(self, namespace: str, name: str, owner: dict | None = None) -> tuple[harness.Pod, dict]:
         """A pod object in the Kubernetes API and a network namespace for its sandbox."""
@@ -130,9 +140,11 @@ def world(tmp_path_factory):
     bin_dir = workdir / "bin"
     bin_dir.mkdir()
     harness.build_plugin(bin_dir)
+    runtime_binary = harness.build_runtime(workdir)
     node = harness.Netns(f"iprcni-{suffix}-node")
     service = kube = None
     pods: list = []
+    intruders: list = []
     try:
         # The macvlan master: one end of a veth pair inside the node namespace (this kernel has
         # no dummy links; a veth end serves the same purpose and leads nowhere but its peer).
@@ -140,20 +152,29 @@ def world(tmp_path_factory):
         node.ip("link", "add", master, "type", "veth", "peer", "name", peer)
         node.ip("link", "set", master, "up")
         node.ip("link", "set", peer, "up")
+        # The host bridge, made before any pod with a fixed MAC: the kernel gives an unpinned bridge
+        # the lowest MAC of its ports, so it changes as pods come and go, and the bridge plugin's
+        # CHECK, which compares the bridge's MAC with the cached result, would fail (cni/README.md).
+        bridge = f"iprcni{suffix}br"
+        node.ip("link", "add", bridge, "type", "bridge")
+        node.ip("link", "set", bridge, "address", "02:00:5e:00:53:01", "up")
         service = harness.Service(node, workdir)
         service.start()
         kube = harness.KubeAPI(node, workdir)
+        cni = harness.Cni(node, bin_dir, PLUGINS_DIR)
         world = World(
             suffix=suffix,
             workdir=workdir,
             node=node,
             service=service,
             kube=kube,
-            cni=harness.Cni(node, bin_dir, PLUGINS_DIR),
-            bridge=f"iprcni{suffix}br",
+            cni=cni,
+            bridge=bridge,
             master=master,
             kubeconfig=kube.kubeconfig(workdir / "kubeconfig"),
+            runtime=harness.LibcniRuntime(node, runtime_binary, cni, workdir),
             pod_namespaces=pods,
+            intruders=intruders,
         )
         yield world
     finally:
@@ -163,6 +184,8 @@ def world(tmp_path_factory):
             service.stop()
         for netns in pods:
             netns.delete()
+        for intruder in intruders:
+            intruder.delete()
         node.delete()  # takes the bridge, the veths and the macvlan master with it
         if service is not None and os.environ.get("IPRESMGR_CNI_KEEP_DB") != "1":
             service.drop_database()
