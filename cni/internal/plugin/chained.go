@@ -51,6 +51,7 @@ func (p *Plugin) chained(conf *config.NetConf) error {
 		return errorf(code, "no ipresmgr-ipam state for container %s interface %s in network %q "+
 			"(is ipresmgr-ipam the main plugin's ipam type, with the same stateDir?)", p.args.ContainerID, p.args.IfName, conf.Name)
 	}
+	p.openLog(entry.LogFile)
 	mac, err := net.ParseMAC(entry.MacAddr)
 	if err != nil {
 		return errorf(types.ErrIOFailure, "state: MAC %q: %v", entry.MacAddr, err)

@@ -119,12 +119,7 @@ func (p *Plugin) dispatch() error {
 	if cerr != nil {
 		return cerr
 	}
-	if ipam.LogFile != "" {
-		if file, err := os.OpenFile(ipam.LogFile, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600); err == nil {
-			p.logFile = file
-			p.log = append(p.log, file)
-		}
-	}
+	p.openLog(ipam.LogFile)
 	podArgs, cerr := config.ParseArgs(p.args.Args)
 	if cerr != nil {
 		return cerr
@@ -152,6 +147,17 @@ func printResult(result types.Result, cniVersion string) error {
 		return errorf(types.ErrIncompatibleCNIVersion, "result in cniVersion %s: %v", cniVersion, err)
 	}
 	return nil
+}
+
+// openLog adds the log file (the ipam section's logFile) to where log lines go.
+func (p *Plugin) openLog(path string) {
+	if path == "" || p.logFile != nil {
+		return
+	}
+	if file, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600); err == nil {
+		p.logFile = file
+		p.log = append(p.log, file)
+	}
 }
 
 func (p *Plugin) logf(format string, args ...interface{}) {
@@ -297,6 +303,7 @@ func (c *call) add(ctx context.Context) (types.Result, error) {
 		IP: reply.IP, MacAddr: reply.MacAddr, Gateway: reply.SubnetGatewayAddr, CIDR: reply.SubnetCIDR,
 		ProbeMillis: &probeMillis, ServiceURL: c.ipam.ServiceURL, TokenFile: c.ipam.TokenFile,
 		ServiceCAFile: c.ipam.ServiceCAFile, TimeoutSeconds: c.ipam.Timeout.Seconds(), RequestSeconds: c.ipam.RequestTimeout.Seconds(),
+		LogFile: c.ipam.LogFile,
 	})
 	if err != nil {
 		return nil, stateError(err)

@@ -40,6 +40,7 @@ type Entry struct {
 	ServiceCAFile  string  `json:"serviceCAFile,omitempty"`
 	TimeoutSeconds float64 `json:"timeoutSeconds,omitempty"`
 	RequestSeconds float64 `json:"requestTimeoutSeconds,omitempty"`
+	LogFile        string  `json:"logFile,omitempty"` // the ipam section's: the chained entry logs there too
 }
 
 const suffix = ".json"
