@@ -39,7 +39,17 @@ class World:
     bridge: str
     master: str
     kubeconfig: Path
+    runtime: harness.LibcniRuntime
     pod_namespaces: list = field(default_factory=list)
+    intruders: list = field(default_factory=list)
+
+    def new_intruder(self, address: str, *, macvlan: bool = False) -> harness.Intruder:
+        """A host outside IPResMgr's knowledge holding address, on the bridge or the macvlan master."""
+        name = f"iprcni-{self.suffix}-intruder{len(self.intruders)}"
+        where = {"master": self.master} if macvlan else {"bridge": self.bridge}
+        intruder = harness.Intruder(self.node, name, address, **where)
+        self.intruders.append(intruder)
+        return intruder
 
     def new_pod(self, namespace: str, name: str, owner: dict | None = None) -> tuple[harness.Pod, dict]:
         """A pod object in the Kubernetes API and a network namespace for its sandbox."""
@@ -66,8 +76,9 @@ class World:
         return self.workdir / "state"
 
     def mac_entry(self) -> dict:
-        """ipresmgr-ipam chained after the main plugin: corrects the result's MAC (the IPAM's
-        setMAC has set it before the main plugin configured the address and announced it)."""
+        """ipresmgr-ipam chained after the main plugin: sets IPResMgr's MAC on the interface the
+        main plugin configured, probes the address on the wire, announces it, and corrects the
+        result's MAC."""
         return {"type": "ipresmgr-ipam", "stateDir": str(self.state_dir)}
 
     def bridge_net(self, **ipam_overrides) -> harness.ConfList:
@@ -77,7 +88,7 @@ class World:
             "bridge": self.bridge,
             "isGateway": False,
             "ipMasq": False,
-            "ipam": self.ipam(kubeconfig=str(self.kubeconfig), setMAC=True, **ipam_overrides),
+            "ipam": self.ipam(kubeconfig=str(self.kubeconfig), **ipam_overrides),
         }
         conflist = {"cniVersion": "1.0.0", "name": "iprcni-v4", "plugins": [bridge, self.mac_entry()]}
         return harness.ConfList(self.cni, conflist)
@@ -89,13 +100,13 @@ class World:
             "type": "macvlan",
             "master": self.master,
             "mode": "bridge",
-            "ipam": self.ipam(kubernetes=kubernetes, setMAC=True, **ipam_overrides),
+            "ipam": self.ipam(kubernetes=kubernetes, **ipam_overrides),
         }
         conflist = {"cniVersion": "0.4.0", "name": "iprcni-v6", "plugins": [macvlan, self.mac_entry()]}
         return harness.ConfList(self.cni, conflist)
 
     def bridge_conf(self) -> dict:
-        """A single-plugin configuration (no list): only the IPAM's setMAC."""
+        """A single-plugin configuration (no list): no chained entry, so no MAC and no probe."""
         return {
             "cniVersion": "0.3.1",
             "name": "iprcni-single",
@@ -103,7 +114,7 @@ class World:
             "bridge": self.bridge,
             "isGateway": False,
             "ipMasq": False,
-            "ipam": self.ipam(kubeconfig=str(self.kubeconfig), setMAC=True),
+            "ipam": self.ipam(kubeconfig=str(self.kubeconfig)),
         }
 
 
@@ -129,9 +140,11 @@ def world(tmp_path_factory):
     bin_dir = workdir / "bin"
     bin_dir.mkdir()
     harness.build_plugin(bin_dir)
+    runtime_binary = harness.build_runtime(workdir)
     node = harness.Netns(f"iprcni-{suffix}-node")
     service = kube = None
     pods: list = []
+    intruders: list = []
     try:
         # The macvlan master: one end of a veth pair inside the node namespace (this kernel has
         # no dummy links; a veth end serves the same purpose and leads nowhere but its peer).
@@ -139,20 +152,29 @@ def world(tmp_path_factory):
         node.ip("link", "add", master, "type", "veth", "peer", "name", peer)
         node.ip("link", "set", master, "up")
         node.ip("link", "set", peer, "up")
+        # The host bridge, made before any pod with a fixed MAC: the kernel gives an unpinned bridge
+        # the lowest MAC of its ports, so it changes as pods come and go, and the bridge plugin's
+        # CHECK, which compares the bridge's MAC with the cached result, would fail (cni/README.md).
+        bridge = f"iprcni{suffix}br"
+        node.ip("link", "add", bridge, "type", "bridge")
+        node.ip("link", "set", bridge, "address", "02:00:5e:00:53:01", "up")
         service = harness.Service(node, workdir)
         service.start()
         kube = harness.KubeAPI(node, workdir)
+        cni = harness.Cni(node, bin_dir, PLUGINS_DIR)
         world = World(
             suffix=suffix,
             workdir=workdir,
             node=node,
             service=service,
             kube=kube,
-            cni=harness.Cni(node, bin_dir, PLUGINS_DIR),
-            bridge=f"iprcni{suffix}br",
+            cni=cni,
+            bridge=bridge,
             master=master,
             kubeconfig=kube.kubeconfig(workdir / "kubeconfig"),
+            runtime=harness.LibcniRuntime(node, runtime_binary, cni, workdir),
             pod_namespaces=pods,
+            intruders=intruders,
         )
         yield world
     finally:
@@ -162,6 +184,8 @@ def world(tmp_path_factory):
             service.stop()
         for netns in pods:
             netns.delete()
+        for intruder in intruders:
+            intruder.delete()
         node.delete()  # takes the bridge, the veths and the macvlan master with it
         if service is not None and os.environ.get("IPRESMGR_CNI_KEEP_DB") != "1":
             service.drop_database()

@@ -470,6 +470,98 @@ def build_plugin(dest_dir: Path) -> Path:
     go = shutil.which("go")
     if go is None:
         raise AssertionError("no IPRESMGR_CNI_BIN and no go to build cni/ with (apt-get install golang-go)")
-    env = dict(os.environ, CGO_ENABLED="0", GOFLAGS="-mod=mod", GOPROXY="off")
+    env = dict(os.environ, CGO_ENABLED="0", GOFLAGS="-mod=vendor", GOPROXY="off")
     run(go, "build", "-trimpath", "-o", str(dest), "./cmd/ipresmgr-ipam", cwd=CNI_DIR, env=env, timeout=600)
+    return dest
+
+
+# On the wire -----------------------------------------------------------------------------------
+
+
+class Wire:
+    """ARP and neighbour discovery frames seen on an interface of a namespace (tests/cni/wire.py),
+    from start() until frames() stops the watch."""
+
+    def __init__(self, netns: Netns, ifname: str, seconds: float = 120):
+        self.process = subprocess.Popen(
+            netns.exec_argv(sys.executable, "-m", "tests.cni.wire", ifname, str(seconds)),
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        ready = self.process.stdout.readline()
+        assert json.loads(ready)["kind"] == "ready", ready
+
+    def frames(self) -> list[dict]:
+        time.sleep(0.5)  # frames in flight reach the watcher
+        self.process.terminate()
+        out, _ = self.process.communicate(timeout=30)
+        return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
+class Intruder:
+    """A host the IPResMgr does not know, plugged into the node's bridge (a veth) or the macvlan
+    master (a macvlan of its own), configured by hand with an address: another MAC answers for it."""
+
+    def __init__(self, node: Netns, name: str, address: str, *, bridge: str | None = None, master: str | None = None):
+        self.netns = Netns(name)
+        self.ifname = "eth0"
+        outside = f"{name[-9:]}x"
+        if bridge is not None:
+            node.ip("link", "add", outside, "type", "veth", "peer", "name", "intr0")
+            node.ip("link", "set", outside, "master", bridge, "up")
+        else:
+            node.ip("link", "add", "link", master, "name", "intr0", "type", "macvlan", "mode", "bridge")
+        node.ip("link", "set", "intr0", "netns", self.netns.name)
+        self.netns.ip("link", "set", "intr0", "name", self.ifname)
+        # nodad: it was there first; its own duplicate address detection has nothing to find.
+        extra = ["nodad"] if ":" in address else []
+        self.netns.ip("addr", "add", address, "dev", self.ifname, *extra)
+        self.netns.ip("link", "set", self.ifname, "up")
+        (link,) = self.netns.ip_json("link", "show", "dev", self.ifname)
+        self.mac = link["address"]
+
+    def delete(self) -> None:
+        self.netns.delete()  # takes its end of the veth (and the peer) or its macvlan with it
+
+
+# libcni itself ----------------------------------------------------------------------------------
+
+
+class LibcniRuntime:
+    """cni/cmd/ipresmgr-cnirun: a conflist driven through the vendored libcni, as containerd's CRI
+    plugin drives one (its own result cache, prevResult chaining, CHECK and DEL from the cache)."""
+
+    def __init__(self, node: Netns, binary: Path, cni: Cni, workdir: Path):
+        self.node = node
+        self.binary = binary
+        self.cni = cni
+        self.cache_dir = workdir / "libcni-cache"
+        self.conf_dir = workdir / "libcni-conf"
+        self.conf_dir.mkdir(exist_ok=True)
+
+    def call(self, command: str, conflist: dict, pod: Pod) -> Outcome:
+        path = self.conf_dir / f"{conflist['name']}.conflist"
+        path.write_text(json.dumps(conflist))
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
+            "CNI_PATH": f"{self.cni.bin_dir}:{self.cni.plugins_dir}",
+            "CNI_CACHE_DIR": str(self.cache_dir),
+        }
+        argv = [str(self.binary), command, str(path), pod.netns.path, pod.container_id, "eth0", pod.cni_args()]
+        result = subprocess.run(self.node.exec_argv(*argv), env=env, capture_output=True, text=True, timeout=180)
+        return Outcome(result.returncode, result.stdout, result.stderr)
+
+
+def build_runtime(dest_dir: Path) -> Path:
+    """The libcni test runtime: IPRESMGR_CNI_RUNTIME's, or built with go from cni/vendor/."""
+    dest = dest_dir / "ipresmgr-cnirun"
+    prebuilt = os.environ.get("IPRESMGR_CNI_RUNTIME")
+    if prebuilt:
+        shutil.copy2(prebuilt, dest)
+        return dest
+    env = dict(os.environ, CGO_ENABLED="0", GOFLAGS="-mod=vendor", GOPROXY="off")
+    run(
+        shutil.which("go") or "go", "build", "-o", str(dest), "./cmd/ipresmgr-cnirun", cwd=CNI_DIR, env=env, timeout=600
+    )
     return dest

@@ -1,9 +1,10 @@
 """ipresmgr-ipam end to end, as a container runtime drives it (see conftest.py and harness.py):
 the main plugin (bridge or macvlan) creates the pod's interface in the pod's namespace and runs
 ipresmgr-ipam as its IPAM, which resolves the pod's workload from the Kubernetes API and requires
-the address from IPResMgr; sets IPResMgr's MAC on the interface (setMAC); the main plugin puts the
-address and routes on it; ipresmgr-ipam chained after the main plugin corrects the MAC in the
-result. Then CHECK, DEL with IPResMgr down, DEL, DEL again."""
+the address from IPResMgr; the main plugin puts the address and routes on it; ipresmgr-ipam
+chained after the main plugin sets IPResMgr's MAC, probes the address on the wire, announces it
+and corrects the MAC in the result. Then CHECK, DEL with IPResMgr down, DEL, DEL again; an
+intruder holding the next address (quarantine); the same through libcni itself."""
 
 from __future__ import annotations
 
@@ -167,10 +168,11 @@ def test_macvlan_ipv6_statefulset(world):
     assert net.delete(pod).ok() is None
 
 
-def test_single_plugin_config_sets_mac_in_ipam(world):
-    """Without a list (one plugin, cniVersion 0.3.1) there is no chained entry: `setMAC` alone puts
-    the MAC on the interface and the IPAM's own CHECK verifies it. (The bridge plugin's result keeps
-    the MAC the veth had before IPAM ran, so its own CHECK would not pass; cni/README.md, "MAC".)"""
+def test_single_plugin_config(world):
+    """Without a list (one plugin, cniVersion 0.3.1) there is no chained entry: the address and
+    routes as IPAM answered, the interface keeps the MAC its main plugin gave it, and the bridge
+    plugin's own result and CHECK agree with it. The IPAM half never sets the MAC: the old
+    `setMAC` is refused (code 7) naming the chained entry."""
     dep = k8s_objects.deployment("shop", "api", 1, "iprcni-region/iprcni-v4")
     rs = k8s_objects.replicaset(dep, "6b8c9d7f5e")
     world.kube.add(dep, rs)
@@ -178,13 +180,17 @@ def test_single_plugin_config_sets_mac_in_ipam(world):
     pod, _ = world.new_pod("shop", "api-6b8c9d7f5e-h4j5k", rs)
     conf = world.bridge_conf()
 
+    refused = world.cni.call("ADD", {**conf, "ipam": {**conf["ipam"], "setMAC": True}}, pod).error()
+    assert refused["code"] == 7 and "after the main plugin" in refused["msg"], refused
+    assert world.cni.call("DEL", conf, pod).ok() is None
+
     result = world.cni.call("ADD", conf, pod).ok()
     assert result["cniVersion"] == "0.3.1"
     assert result["ips"][0]["version"] == "4"
     (held,) = held_by(world, pod)
     link = interface(pod)
     assert addresses_of(link, "inet") == [result["ips"][0]["address"]]
-    assert link["address"] == held["MacAddr"]
+    assert link["address"] != held["MacAddr"] and link["address"] == container_mac(result, pod)
     world.cni.call("CHECK", {**conf, "cniVersion": "0.4.0", "prevResult": result}, pod, plugin="ipresmgr-ipam").ok()
     assert world.cni.call("DEL", conf, pod).ok() is None
     assert held_by(world, pod) == []
@@ -252,3 +258,148 @@ def test_version(world):
     pod, _ = world.new_pod("shop", "version-probe")
     answer = world.cni.call("VERSION", {"cniVersion": "1.0.0"}, pod, plugin="ipresmgr-ipam").ok()
     assert answer == {"cniVersion": "1.0.0", "supportedVersions": ["0.3.0", "0.3.1", "0.4.0", "1.0.0"]}
+
+
+def quarantine_listing(world, subnet) -> str:
+    return world.service.manage("list_quarantine", "--subnet-id", subnet[0]).stdout
+
+
+def next_address(world, namespace: str, name: str) -> str:
+    """The address IPResMgr hands the workload's next pod: its pool's one idle address."""
+    (idle,) = world.service.addresses(K8SNamespace=namespace, K8SApiResourceName=name, State="idle")
+    return idle["IP"]
+
+
+def test_intruder_on_the_bridge_is_quarantined(world):
+    """Another host on the bridge already holds the address the next pod would get: the chained
+    entry's ARP probe hears it, the ADD fails naming the address and the intruder's MAC, IPResMgr
+    quarantines the address; the runtime's retry gets another one, probed and announced by
+    gratuitous ARP; later pods never get it; an operator clears it."""
+    dep = k8s_objects.deployment("shop", "guarded", 1, "iprcni-region/iprcni-v4")
+    rs = k8s_objects.replicaset(dep, "7c8d9e0f1a")
+    world.kube.add(dep, rs)
+    world.service.create_pool("shop", DEPLOYMENT, "guarded", 1, harness.SUBNET_V4)
+    taken = next_address(world, "shop", "guarded")
+    intruder = world.new_intruder(f"{taken}/24")
+    pod, _ = world.new_pod("shop", "guarded-7c8d9e0f1a-k2l3m", rs)
+    net = world.bridge_net()
+
+    error = net.add(pod).error()
+    assert error["code"] == 104, error
+    assert f"{taken} is in use on the wire by {intruder.mac}" in error["msg"], error
+    assert "quarantined" in error["details"], error
+    listing = quarantine_listing(world, harness.SUBNET_V4)
+    assert taken in listing and intruder.mac in listing and pod.uid in listing, listing
+    assert held_by(world, pod) == []
+    assert all(a["State"] != "bound" for a in world.service.addresses(IP=taken))
+
+    # The runtime cleans up after the failed ADD and retries: another address, probed from
+    # 0.0.0.0 and then announced (gratuitous ARP), both seen on the bridge.
+    assert net.delete(pod).ok() is None
+    wire = harness.Wire(world.node, world.bridge)
+    result = net.add(pod).ok()
+    frames = wire.frames()
+    ip = only_ip(result).split("/")[0]
+    assert ip != taken
+    (held,) = held_by(world, pod)
+    mac = held["MacAddr"]
+    assert interface(pod)["address"] == mac == container_mac(result, pod)
+    arp = [f for f in frames if f["kind"] == "arp" and f["sender_mac"] == mac]
+    probes = [i for i, f in enumerate(arp) if f["sender_ip"] == "0.0.0.0" and f["target_ip"] == ip]
+    announcements = [i for i, f in enumerate(arp) if f["sender_ip"] == f["target_ip"] == ip]
+    assert probes and announcements, frames
+    # Probe, then announce. (The kernel itself announces once when the chained entry changes the
+    # MAC, before the probe: cni/README.md, "Probe, then announce".)
+    assert max(announcements) > max(probes), arp
+    net.check(pod).ok()
+
+    # Later pods never get it: a new pool in the subnet reserves around it.
+    other = k8s_objects.deployment("shop", "crowd", 6, "iprcni-region/iprcni-v4")
+    world.kube.add(other)
+    world.service.create_pool("shop", DEPLOYMENT, "crowd", 6, harness.SUBNET_V4)
+    crowd = [a["IP"] for a in world.service.addresses(K8SNamespace="shop", K8SApiResourceName="crowd")]
+    assert len(crowd) == 6 and taken not in crowd, crowd
+
+    # The operator has the intruder removed and clears the quarantine.
+    intruder.delete()
+    world.intruders.remove(intruder)
+    cleared = world.service.manage(
+        "clear_quarantine", "--subnet-id", harness.SUBNET_V4[0], "--ip", taken, "--reason", "e2e"
+    )
+    assert "cleared" in cleared.stdout
+    assert taken not in quarantine_listing(world, harness.SUBNET_V4)
+    assert net.delete(pod).ok() is None
+
+
+def test_ipv6_duplicate_address_on_macvlan_is_quarantined(world):
+    """IPv6 over macvlan: another host beside the pod on the same master holds the address; the
+    chained entry's duplicate address detection (a neighbour solicitation from ::) hears its
+    advertisement, and the address is quarantined as for IPv4. The retry's address is announced
+    by an unsolicited neighbour advertisement."""
+    sts = k8s_objects.statefulset("data", "cache", 1, "iprcni-region/iprcni-v6")
+    world.kube.add(sts)
+    world.service.create_pool("data", STATEFULSET, "cache", 1, harness.SUBNET_V6)
+    taken = next_address(world, "data", "cache")
+    intruder = world.new_intruder(f"{taken}/64", macvlan=True)
+    pod, _ = world.new_pod("data", "cache-0", sts)
+    net = world.macvlan_net()
+
+    error = net.add(pod).error()
+    assert error["code"] == 104, error
+    assert f"{taken} is in use on the wire by {intruder.mac}" in error["msg"], error
+    listing = quarantine_listing(world, harness.SUBNET_V6)
+    assert taken in listing and intruder.mac in listing, listing
+
+    assert net.delete(pod).ok() is None
+    # The watch sees every frame on the master's segment, not only groups the intruder joined.
+    intruder.netns.ip("link", "set", intruder.ifname, "promisc", "on")
+    wire = harness.Wire(intruder.netns, intruder.ifname)
+    result = net.add(pod).ok()
+    frames = wire.frames()
+    ip = str(ipaddress.ip_interface(only_ip(result)).ip)
+    assert ip != taken
+    (held,) = held_by(world, pod)
+    assert any(
+        f["kind"] == "ns" and f["source_ip"] == "::" and f["target_ip"] == ip and f["src"] == held["MacAddr"]
+        for f in frames
+    ), frames
+    assert any(f["kind"] == "na" and f["target_ip"] == ip and f["src"] == held["MacAddr"] for f in frames), frames
+    assert net.delete(pod).ok() is None
+    world.service.manage("clear_quarantine", "--subnet-id", harness.SUBNET_V6[0], "--ip", taken)
+
+
+def test_probe_off(world):
+    """conflictProbeMillis 0: no probe and no announcement, even with an intruder on the address."""
+    dep = k8s_objects.deployment("shop", "trusting", 1, "iprcni-region/iprcni-v4")
+    rs = k8s_objects.replicaset(dep, "2b3c4d5e6f")
+    world.kube.add(dep, rs)
+    world.service.create_pool("shop", DEPLOYMENT, "trusting", 1, harness.SUBNET_V4)
+    taken = next_address(world, "shop", "trusting")
+    world.new_intruder(f"{taken}/24")
+    pod, _ = world.new_pod("shop", "trusting-2b3c4d5e6f-n4p5q", rs)
+    net = world.bridge_net(conflictProbeMillis=0)
+    assert only_ip(net.add(pod).ok()).split("/")[0] == taken  # what turning it off means
+    assert taken not in quarantine_listing(world, harness.SUBNET_V4)
+    assert net.delete(pod).ok() is None
+
+
+def test_through_libcni(world):
+    """The bridge conflist driven through libcni itself (cni/cmd/ipresmgr-cnirun on the vendored
+    library, as containerd drives plugins): ADD, CHECK from libcni's cached result, DEL, DEL again."""
+    dep = k8s_objects.deployment("shop", "via-libcni", 1, "iprcni-region/iprcni-v4")
+    rs = k8s_objects.replicaset(dep, "3d4e5f6a7b")
+    world.kube.add(dep, rs)
+    world.service.create_pool("shop", DEPLOYMENT, "via-libcni", 1, harness.SUBNET_V4)
+    pod, pod_object = world.new_pod("shop", "via-libcni-3d4e5f6a7b-r6s7t", rs)
+    conflist = world.bridge_net().conflist
+
+    result = world.runtime.call("add", conflist, pod).ok()
+    assert result["cniVersion"] == "1.0.0"
+    (held,) = held_by(world, pod)
+    assert only_ip(result) == f"{held['IP']}/24"
+    assert interface(pod)["address"] == held["MacAddr"] == container_mac(result, pod)
+    world.runtime.call("check", conflist, pod).ok()
+    world.kube.delete(pod_object)
+    world.runtime.call("del", conflist, pod).ok()
+    assert held_by(world, pod) == []
+    world.runtime.call("del", conflist, pod).ok()

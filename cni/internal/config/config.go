@@ -1,6 +1,6 @@
-// Package config reads what the runtime hands the plugin: the network configuration on stdin
-// (its `ipam` section, merged over an optional settings file), the CNI_* environment and the
-// pod identity in CNI_ARGS.
+// Package config reads what the runtime hands the plugin beyond what pkg/skel checks: the
+// network configuration's `ipam` section (merged over an optional settings file) and the pod
+// identity in CNI_ARGS (read with types.LoadArgs, as libcni's own plugins do).
 package config
 
 import (
@@ -16,7 +16,8 @@ import (
 	"strings"
 	"time"
 
-	"ipresmgr.local/cni/internal/cnitypes"
+	"github.com/containernetworking/cni/pkg/types"
+	"github.com/containernetworking/cni/pkg/version"
 )
 
 // PluginType is the `type` the ipam section names (the binary's name in CNI_PATH).
@@ -31,16 +32,15 @@ const (
 	DefaultStateDir       = "/var/lib/cni/ipresmgr"
 	DefaultTimeout        = 30 * time.Second
 	DefaultRequestTimeout = 10 * time.Second
+	DefaultProbe          = 300 * time.Millisecond
+	MaxProbe              = 10 * time.Second
 )
 
-// NetConf is the part of the network configuration the plugin reads. The main plugin passes its
-// whole configuration; only cniVersion, name, ipam and prevResult matter here.
+// NetConf is the network configuration: the specification's keys (types.NetConf, with the
+// prevResult parsed by version.ParsePrevResult) and the raw ipam section, whose keys are ours.
 type NetConf struct {
-	CNIVersion string          `json:"cniVersion"`
-	Name       string          `json:"name"`
-	Type       string          `json:"type"`
-	IPAM       json.RawMessage `json:"ipam"`
-	PrevResult json.RawMessage `json:"prevResult"`
+	types.NetConf
+	IPAM json.RawMessage `json:"ipam"`
 }
 
 // KubernetesAPI are explicit Kubernetes API credentials, instead of a kubeconfig.
@@ -62,8 +62,8 @@ type IPAM struct {
 	Timeout        time.Duration
 	RequestTimeout time.Duration
 	StateDir       string
-	SetMAC         bool
-	Routes         []net.IPNet // destinations; nil: a default route of the address's family
+	Probe          time.Duration // conflictProbeMillis; 0: no probe (and no announcement)
+	Routes         []net.IPNet   // destinations; nil: a default route of the address's family
 	LogFile        string
 }
 
@@ -80,6 +80,7 @@ type rawIPAM struct {
 	RequestTimeoutSeconds *float64       `json:"requestTimeoutSeconds"`
 	StateDir              string         `json:"stateDir"`
 	SetMAC                *bool          `json:"setMAC"`
+	ConflictProbeMillis   *int           `json:"conflictProbeMillis"`
 	Routes                *[]routeConf   `json:"routes"`
 	LogFile               string         `json:"logFile"`
 }
@@ -92,33 +93,28 @@ type routeConf struct {
 var knownKeys = map[string]bool{
 	"type": true, "configFile": true, "serviceURL": true, "tokenFile": true, "serviceCAFile": true,
 	"clusterID": true, "kubeconfig": true, "kubernetes": true, "timeoutSeconds": true,
-	"requestTimeoutSeconds": true, "stateDir": true, "setMAC": true, "routes": true, "logFile": true,
+	"requestTimeoutSeconds": true, "stateDir": true, "setMAC": true, "conflictProbeMillis": true, "routes": true, "logFile": true,
 }
 
-var (
-	clusterIDPattern   = regexp.MustCompile(`^[A-Za-z0-9._-]{1,128}$`)
-	networkNamePattern = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.\-]*$`)
-)
+var clusterIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,128}$`)
 
-func invalid(format string, args ...interface{}) *cnitypes.Error {
-	return cnitypes.Errorf(cnitypes.ErrInvalidNetworkConfig, format, args...)
+func errorf(code uint, format string, args ...interface{}) *types.Error {
+	return types.NewError(code, fmt.Sprintf(format, args...), "")
 }
 
-// ParseNetConf decodes stdin and checks the version and the network name.
-func ParseNetConf(stdin []byte) (*NetConf, *cnitypes.Error) {
+func invalid(format string, args ...interface{}) *types.Error {
+	return errorf(types.ErrInvalidNetworkConfig, format, args...)
+}
+
+// ParseNetConf decodes stdin (pkg/skel has checked the version and the network name) and
+// parses its prevResult into the library's result type.
+func ParseNetConf(stdin []byte) (*NetConf, *types.Error) {
 	var conf NetConf
 	if err := json.Unmarshal(stdin, &conf); err != nil {
-		return nil, cnitypes.Errorf(cnitypes.ErrDecodingFailure, "network configuration on stdin is not JSON: %v", err)
+		return nil, errorf(types.ErrDecodingFailure, "network configuration on stdin is not JSON: %v", err)
 	}
-	if conf.CNIVersion == "" {
-		return &conf, invalid("network configuration: cniVersion is missing")
-	}
-	if !cnitypes.Supported(conf.CNIVersion) {
-		return &conf, cnitypes.Errorf(cnitypes.ErrIncompatibleVersion, "cniVersion %q is not supported (supported: %s)",
-			conf.CNIVersion, strings.Join(cnitypes.SupportedVersions, ", "))
-	}
-	if !networkNamePattern.MatchString(conf.Name) {
-		return &conf, invalid("network configuration: name %q is missing or not a valid network name", conf.Name)
+	if err := version.ParsePrevResult(&conf.NetConf); err != nil {
+		return &conf, errorf(types.ErrDecodingFailure, "prevResult: %v", err)
 	}
 	return &conf, nil
 }
@@ -127,7 +123,7 @@ func ParseNetConf(stdin []byte) (*NetConf, *cnitypes.Error) {
 // entry after the main plugin): the entry's stateDir, else the settings file's (the entry's
 // configFile, else DefaultConfigFile when it exists), else DefaultStateDir. Other keys of the
 // entry are left alone: the runtime adds its own (runtimeConfig, args, capabilities).
-func ChainedStateDir(stdin []byte) (string, *cnitypes.Error) {
+func ChainedStateDir(stdin []byte) (string, *types.Error) {
 	var entry struct {
 		StateDir   string `json:"stateDir"`
 		ConfigFile string `json:"configFile"`
@@ -166,14 +162,14 @@ func ChainedStateDir(stdin []byte) (string, *cnitypes.Error) {
 	return dir, nil
 }
 
-func decodeObject(data []byte, where string) (map[string]json.RawMessage, *cnitypes.Error) {
+func decodeObject(data []byte, where string) (map[string]json.RawMessage, *types.Error) {
 	var object map[string]json.RawMessage
 	if err := json.Unmarshal(data, &object); err != nil || object == nil {
 		return nil, invalid("%s is not a JSON object", where)
 	}
 	for key := range object {
 		if !knownKeys[key] {
-			return nil, cnitypes.Errorf(cnitypes.ErrUnsupportedField, "%s: unknown key %q (known: %s)", where, key, known())
+			return nil, errorf(types.ErrUnsupportedField, "%s: unknown key %q (known: %s)", where, key, known())
 		}
 	}
 	return object, nil
@@ -190,7 +186,7 @@ func known() string {
 
 // ParseIPAM merges the settings file (the section's configFile, else DefaultConfigFile when it
 // exists) with the ipam section, whose keys win, and validates the result.
-func ParseIPAM(section json.RawMessage) (*IPAM, *cnitypes.Error) {
+func ParseIPAM(section json.RawMessage) (*IPAM, *types.Error) {
 	sectionKeys, cerr := decodeObject(section, "ipam section")
 	if cerr != nil {
 		return nil, cerr
@@ -226,7 +222,7 @@ func ParseIPAM(section json.RawMessage) (*IPAM, *cnitypes.Error) {
 
 // ValidateSettings checks a settings file's text as the plugin will read it under an ipam
 // section naming nothing else (the installer runs it before writing the file).
-func ValidateSettings(data []byte, name string) *cnitypes.Error {
+func ValidateSettings(data []byte, name string) *types.Error {
 	fileKeys, cerr := settingsKeys(data, name)
 	if cerr != nil {
 		return cerr
@@ -235,7 +231,7 @@ func ValidateSettings(data []byte, name string) *cnitypes.Error {
 	return cerr
 }
 
-func settingsKeys(data []byte, name string) (map[string]json.RawMessage, *cnitypes.Error) {
+func settingsKeys(data []byte, name string) (map[string]json.RawMessage, *types.Error) {
 	fileKeys, cerr := decodeObject(data, "ipam settings file "+name)
 	if cerr != nil {
 		return nil, cerr
@@ -249,7 +245,7 @@ func settingsKeys(data []byte, name string) (map[string]json.RawMessage, *cnityp
 }
 
 // merge overlays the section's keys on the file's and validates.
-func merge(fileKeys, sectionKeys map[string]json.RawMessage) (*IPAM, *cnitypes.Error) {
+func merge(fileKeys, sectionKeys map[string]json.RawMessage) (*IPAM, *types.Error) {
 	merged := map[string]json.RawMessage{}
 	for key, value := range fileKeys {
 		merged[key] = value
@@ -267,7 +263,7 @@ func merge(fileKeys, sectionKeys map[string]json.RawMessage) (*IPAM, *cnitypes.E
 	return validate(raw)
 }
 
-func validate(raw rawIPAM) (*IPAM, *cnitypes.Error) {
+func validate(raw rawIPAM) (*IPAM, *types.Error) {
 	out := &IPAM{
 		ServiceURL:     strings.TrimRight(raw.ServiceURL, "/"),
 		TokenFile:      raw.TokenFile,
@@ -344,8 +340,19 @@ func validate(raw rawIPAM) (*IPAM, *cnitypes.Error) {
 	if out.RequestTimeout > out.Timeout {
 		out.RequestTimeout = out.Timeout
 	}
-	if raw.SetMAC != nil {
-		out.SetMAC = *raw.SetMAC
+	if raw.SetMAC != nil && *raw.SetMAC {
+		// The IPAM half set the MAC before the main plugin configured the interface, which the
+		// main plugin's result and CHECK then contradicted; the chained entry is the one way now.
+		return nil, invalid("ipam.setMAC is gone: list {\"type\": \"ipresmgr-ipam\"} after the main plugin in a conflist, " +
+			"it sets IPResMgr's MAC (and probes the address); then remove setMAC")
+	}
+	out.Probe = DefaultProbe
+	if raw.ConflictProbeMillis != nil {
+		probe := time.Duration(*raw.ConflictProbeMillis) * time.Millisecond
+		if probe < 0 || probe > MaxProbe {
+			return nil, invalid("ipam.conflictProbeMillis must be 0 (no probe) to %d", MaxProbe.Milliseconds())
+		}
+		out.Probe = probe
 	}
 	if raw.Routes != nil {
 		out.Routes = []net.IPNet{}
@@ -364,49 +371,6 @@ func seconds(value float64) time.Duration {
 	return time.Duration(value * float64(time.Second))
 }
 
-// Env is the CNI_* environment of one call.
-type Env struct {
-	Command     string
-	ContainerID string
-	Netns       string
-	IfName      string
-	Args        string
-	Path        string
-}
-
-// EnvFrom reads the CNI_* variables.
-func EnvFrom(getenv func(string) string) Env {
-	return Env{
-		Command:     getenv("CNI_COMMAND"),
-		ContainerID: getenv("CNI_CONTAINERID"),
-		Netns:       getenv("CNI_NETNS"),
-		IfName:      getenv("CNI_IFNAME"),
-		Args:        getenv("CNI_ARGS"),
-		Path:        getenv("CNI_PATH"),
-	}
-}
-
-var containerIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.\-]{0,254}$`)
-
-func badEnv(format string, args ...interface{}) *cnitypes.Error {
-	return cnitypes.Errorf(cnitypes.ErrInvalidEnvironment, format, args...)
-}
-
-// Validate checks the variables the command needs: CNI_CONTAINERID and CNI_IFNAME always,
-// CNI_NETNS for ADD and CHECK (DEL may come after the namespace is gone).
-func (e Env) Validate() *cnitypes.Error {
-	if !containerIDPattern.MatchString(e.ContainerID) {
-		return badEnv("CNI_CONTAINERID %q is missing or malformed", e.ContainerID)
-	}
-	if e.IfName == "" || len(e.IfName) > 15 || strings.ContainsAny(e.IfName, "/: \t\n") || e.IfName == "." || e.IfName == ".." {
-		return badEnv("CNI_IFNAME %q is missing or not a valid interface name", e.IfName)
-	}
-	if e.Command != "DEL" && e.Netns == "" {
-		return badEnv("CNI_NETNS is required for %s", e.Command)
-	}
-	return nil
-}
-
 // PodArgs is the pod identity kubelet's runtime passes in CNI_ARGS.
 type PodArgs struct {
 	Namespace        string
@@ -415,56 +379,32 @@ type PodArgs struct {
 	InfraContainerID string
 }
 
+// k8sArgs is CNI_ARGS as types.LoadArgs reads it; the field names are the keys.
+type k8sArgs struct {
+	types.CommonArgs
+	K8S_POD_NAMESPACE          types.UnmarshallableString //nolint:revive // the key's spelling
+	K8S_POD_NAME               types.UnmarshallableString
+	K8S_POD_UID                types.UnmarshallableString
+	K8S_POD_INFRA_CONTAINER_ID types.UnmarshallableString
+}
+
 // ParseArgs reads CNI_ARGS ("IgnoreUnknown=1;K8S_POD_NAMESPACE=ns;K8S_POD_NAME=n;K8S_POD_UID=u;...").
 // As libcni does, an unknown key is refused unless IgnoreUnknown is 1 or true.
-func ParseArgs(text string) (PodArgs, *cnitypes.Error) {
-	var out PodArgs
-	values := map[string]string{}
-	var order []string
-	for _, pair := range strings.Split(text, ";") {
-		if pair == "" {
-			continue
-		}
-		key, value, ok := strings.Cut(pair, "=")
-		if !ok {
-			return out, badEnv("CNI_ARGS: %q is not KEY=VALUE", pair)
-		}
-		values[key] = value
-		order = append(order, key)
+func ParseArgs(text string) (PodArgs, *types.Error) {
+	var args k8sArgs
+	if err := types.LoadArgs(text, &args); err != nil {
+		return PodArgs{}, errorf(types.ErrInvalidEnvironmentVariables, "CNI_ARGS: %v", err)
 	}
-	ignore := false
-	switch strings.ToLower(values["IgnoreUnknown"]) {
-	case "", "0", "false":
-	case "1", "true":
-		ignore = true
-	default:
-		return out, badEnv("CNI_ARGS: IgnoreUnknown=%q is not a boolean", values["IgnoreUnknown"])
-	}
-	for _, key := range order {
-		value := values[key]
-		switch key {
-		case "IgnoreUnknown":
-		case "K8S_POD_NAMESPACE":
-			out.Namespace = value
-		case "K8S_POD_NAME":
-			out.Name = value
-		case "K8S_POD_UID":
-			out.UID = value
-		case "K8S_POD_INFRA_CONTAINER_ID":
-			out.InfraContainerID = value
-		default:
-			if !ignore {
-				return out, badEnv("CNI_ARGS: unknown key %q (and no IgnoreUnknown=1)", key)
-			}
-		}
-	}
-	return out, nil
+	return PodArgs{
+		Namespace: string(args.K8S_POD_NAMESPACE), Name: string(args.K8S_POD_NAME),
+		UID: string(args.K8S_POD_UID), InfraContainerID: string(args.K8S_POD_INFRA_CONTAINER_ID),
+	}, nil
 }
 
 // RequirePod checks that the namespace and name are present (ADD needs them).
-func (a PodArgs) RequirePod() *cnitypes.Error {
+func (a PodArgs) RequirePod() *types.Error {
 	if a.Namespace == "" || a.Name == "" {
-		return badEnv("CNI_ARGS must name the pod: K8S_POD_NAMESPACE and K8S_POD_NAME (got %q/%q); "+
+		return errorf(types.ErrInvalidEnvironmentVariables, "CNI_ARGS must name the pod: K8S_POD_NAMESPACE and K8S_POD_NAME (got %q/%q); "+
 			"ipresmgr-ipam serves Kubernetes pods only", a.Namespace, a.Name)
 	}
 	return nil

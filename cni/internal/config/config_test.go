@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"ipresmgr.local/cni/internal/cnitypes"
+	"github.com/containernetworking/cni/pkg/types"
 )
 
 func init() {
@@ -18,7 +18,7 @@ func init() {
 const minimal = `{"type":"ipresmgr-ipam","serviceURL":"https://ipresmgr.example.net/","tokenFile":"/etc/cni/net.d/ipresmgr.d/token",
 "clusterID":"prod-eu-1","kubeconfig":"/etc/cni/net.d/ipresmgr.d/kubeconfig"}`
 
-func code(t *testing.T, err *cnitypes.Error) uint {
+func code(t *testing.T, err *types.Error) uint {
 	t.Helper()
 	if err == nil {
 		return 0
@@ -28,14 +28,17 @@ func code(t *testing.T, err *cnitypes.Error) uint {
 
 func TestParseNetConf(t *testing.T) {
 	conf, err := ParseNetConf([]byte(`{"cniVersion":"1.0.0","name":"underlay","type":"bridge","ipam":` + minimal + `}`))
-	if err != nil || conf.Name != "underlay" || conf.Type != "bridge" {
+	if err != nil || conf.Name != "underlay" || conf.Type != "bridge" || conf.PrevResult != nil || len(conf.IPAM) == 0 {
 		t.Fatalf("%+v %v", conf, err)
 	}
+	conf, err = ParseNetConf([]byte(`{"cniVersion":"0.4.0","name":"u","type":"x","prevResult":{"cniVersion":"0.4.0",
+		"ips":[{"version":"4","address":"192.0.2.10/24"}]}}`))
+	if err != nil || conf.PrevResult == nil {
+		t.Fatalf("prevResult: %+v %v", conf, err)
+	}
 	cases := map[string]uint{
-		`not json`: cnitypes.ErrDecodingFailure,
-		`{"cniVersion":"0.2.0","name":"n","ipam":{}}`:    cnitypes.ErrIncompatibleVersion,
-		`{"name":"n","ipam":{}}`:                         cnitypes.ErrInvalidNetworkConfig,
-		`{"cniVersion":"1.0.0","name":"-bad","ipam":{}}`: cnitypes.ErrInvalidNetworkConfig,
+		`not json`: types.ErrDecodingFailure,
+		`{"cniVersion":"1.0.0","name":"n","prevResult":{"ips":"nope"}}`: types.ErrDecodingFailure,
 	}
 	for input, want := range cases {
 		if _, err := ParseNetConf([]byte(input)); code(t, err) != want {
@@ -51,7 +54,7 @@ func TestParseIPAMDefaults(t *testing.T) {
 	}
 	if ipam.ServiceURL != "https://ipresmgr.example.net" || ipam.ClusterID != "prod-eu-1" ||
 		ipam.Timeout != DefaultTimeout || ipam.RequestTimeout != DefaultRequestTimeout ||
-		ipam.StateDir != DefaultStateDir || ipam.SetMAC || ipam.Routes != nil || ipam.ConfigFile != "" {
+		ipam.StateDir != DefaultStateDir || ipam.Probe != DefaultProbe || ipam.Routes != nil || ipam.ConfigFile != "" {
 		t.Errorf("%+v", ipam)
 	}
 }
@@ -60,12 +63,12 @@ func TestParseIPAMAllKeys(t *testing.T) {
 	ipam, err := ParseIPAM(json.RawMessage(`{"type":"ipresmgr-ipam","serviceURL":"http://10.0.0.5:8000",
 		"tokenFile":"/t","serviceCAFile":"/ca.pem","clusterID":"c_1.x","kubernetes":{"apiURL":"https://10.96.0.1:443",
 		"tokenFile":"/kt","caFile":"/kca"},"timeoutSeconds":5,"requestTimeoutSeconds":20,"stateDir":"/s",
-		"setMAC":true,"routes":[{"dst":"10.0.0.0/8"},{"dst":"2001:db8::/32"}],"logFile":"/l"}`))
+		"setMAC":false,"conflictProbeMillis":0,"routes":[{"dst":"10.0.0.0/8"},{"dst":"2001:db8::/32"}],"logFile":"/l"}`))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if ipam.Kubernetes.APIURL != "https://10.96.0.1:443" || ipam.Timeout != 5*time.Second ||
-		ipam.RequestTimeout != 5*time.Second || !ipam.SetMAC || len(ipam.Routes) != 2 || ipam.StateDir != "/s" {
+		ipam.RequestTimeout != 5*time.Second || ipam.Probe != 0 || len(ipam.Routes) != 2 || ipam.StateDir != "/s" {
 		t.Errorf("%+v (the request timeout is capped by the whole timeout)", ipam)
 	}
 	noRoutes, err := ParseIPAM(json.RawMessage(strings.Replace(minimal, `"clusterID"`, `"routes":[],"clusterID"`, 1)))
@@ -83,7 +86,7 @@ func TestParseIPAMRefusals(t *testing.T) {
 		code   uint
 		text   string
 	}{
-		{"unknown key", func(m map[string]interface{}) { m["serviceUrl"] = "x" }, cnitypes.ErrUnsupportedField, `unknown key "serviceUrl"`},
+		{"unknown key", func(m map[string]interface{}) { m["serviceUrl"] = "x" }, types.ErrUnsupportedField, `unknown key "serviceUrl"`},
 		{"no serviceURL", func(m map[string]interface{}) { delete(m, "serviceURL") }, 7, "serviceURL is required"},
 		{"ftp serviceURL", func(m map[string]interface{}) { m["serviceURL"] = "ftp://x" }, 7, "http://"},
 		{"no tokenFile", func(m map[string]interface{}) { delete(m, "tokenFile") }, 7, "tokenFile is required"},
@@ -100,6 +103,10 @@ func TestParseIPAMRefusals(t *testing.T) {
 		{"zero timeout", func(m map[string]interface{}) { m["timeoutSeconds"] = 0 }, 7, "timeoutSeconds"},
 		{"bad route", func(m map[string]interface{}) { m["routes"] = []map[string]string{{"dst": "default"}} }, 7, "routes"},
 		{"setMAC string", func(m map[string]interface{}) { m["setMAC"] = "yes" }, 7, "setMAC"},
+		{"setMAC true", func(m map[string]interface{}) { m["setMAC"] = true }, 7, "after the main plugin"},
+		{"probe negative", func(m map[string]interface{}) { m["conflictProbeMillis"] = -1 }, 7, "conflictProbeMillis"},
+		{"probe too long", func(m map[string]interface{}) { m["conflictProbeMillis"] = 60000 }, 7, "conflictProbeMillis"},
+		{"probe not a number", func(m map[string]interface{}) { m["conflictProbeMillis"] = "300" }, 7, "conflictProbeMillis"},
 		{"missing configFile", func(m map[string]interface{}) { m["configFile"] = "/nonexistent/x.conf" }, 7, "settings file"},
 	}
 	for _, c := range cases {
@@ -120,7 +127,7 @@ func TestSettingsFileUnderTheSection(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "ipresmgr.conf")
 	settings := `{"serviceURL":"https://from-file","tokenFile":"/file/token","clusterID":"file-cluster",
-		"kubeconfig":"/file/kubeconfig","setMAC":true}`
+		"kubeconfig":"/file/kubeconfig","conflictProbeMillis":50}`
 	if err := os.WriteFile(file, []byte(settings), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +135,7 @@ func TestSettingsFileUnderTheSection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ipam.ServiceURL != "https://from-file" || ipam.ClusterID != "section-cluster" || !ipam.SetMAC || ipam.ConfigFile != file {
+	if ipam.ServiceURL != "https://from-file" || ipam.ClusterID != "section-cluster" || ipam.Probe != 50*time.Millisecond || ipam.ConfigFile != file {
 		t.Errorf("the section's keys win over the file's: %+v", ipam)
 	}
 	// The default file is read when present and the section names none.
@@ -162,37 +169,13 @@ func TestParseArgs(t *testing.T) {
 		t.Errorf("IgnoreUnknown=1 ignores FOO: %v", err)
 	}
 	for _, bad := range []string{"K8S_POD_NAMESPACE=a;FOO=bar", "K8S_POD_NAMESPACE", "IgnoreUnknown=maybe"} {
-		if _, err := ParseArgs(bad); code(t, err) != cnitypes.ErrInvalidEnvironment {
+		if _, err := ParseArgs(bad); code(t, err) != types.ErrInvalidEnvironmentVariables {
 			t.Errorf("%q: %v", bad, err)
 		}
 	}
 	empty, err := ParseArgs("")
 	if err != nil || empty.RequirePod() == nil {
 		t.Errorf("no pod in CNI_ARGS: ADD must refuse (%v)", err)
-	}
-}
-
-func TestEnvValidate(t *testing.T) {
-	env := Env{Command: "ADD", ContainerID: "abc123", Netns: "/var/run/netns/x", IfName: "eth0"}
-	if err := env.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	del := env
-	del.Netns = ""
-	del.Command = "DEL"
-	if err := del.Validate(); err != nil {
-		t.Errorf("DEL may come without a namespace: %v", err)
-	}
-	for _, bad := range []Env{
-		{Command: "ADD", ContainerID: "", Netns: "/n", IfName: "eth0"},
-		{Command: "ADD", ContainerID: "../x", Netns: "/n", IfName: "eth0"},
-		{Command: "ADD", ContainerID: "c", Netns: "/n", IfName: "a/b"},
-		{Command: "ADD", ContainerID: "c", Netns: "/n", IfName: "a-very-long-interface"},
-		{Command: "CHECK", ContainerID: "c", Netns: "", IfName: "eth0"},
-	} {
-		if err := bad.Validate(); code(t, err) != cnitypes.ErrInvalidEnvironment {
-			t.Errorf("%+v: %v", bad, err)
-		}
 	}
 }
 

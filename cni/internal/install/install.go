@@ -15,7 +15,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strconv"
+	"strings"
 	"time"
 
 	"ipresmgr.local/cni/internal/config"
@@ -118,7 +118,7 @@ func (o Options) Files() ([]string, error) {
 	}
 	token, err := os.ReadFile(o.Token)
 	if err != nil {
-		return changed, fmt.Errorf("IPResMgr token: %v", err)
+		return changed, fmt.Errorf("IPResMgr token: %w", err)
 	}
 	if len(bytes.TrimSpace(token)) == 0 {
 		return changed, fmt.Errorf("IPResMgr token %s is empty", o.Token)
@@ -129,7 +129,7 @@ func (o Options) Files() ([]string, error) {
 	if o.ServiceCA != "" {
 		ca, err := os.ReadFile(o.ServiceCA)
 		if err != nil {
-			return changed, fmt.Errorf("IPResMgr CA: %v", err)
+			return changed, fmt.Errorf("IPResMgr CA: %w", err)
 		}
 		if err := write("service-ca.crt", ca, 0o644); err != nil {
 			return changed, err
@@ -157,7 +157,7 @@ func (o Options) Files() ([]string, error) {
 func (o Options) settings() ([]byte, error) {
 	data, err := os.ReadFile(o.Config)
 	if err != nil {
-		return nil, fmt.Errorf("settings: %v", err)
+		return nil, fmt.Errorf("settings: %w", err)
 	}
 	var keys map[string]interface{}
 	if err := json.Unmarshal(data, &keys); err != nil || keys == nil {
@@ -181,7 +181,7 @@ func (o Options) settings() ([]byte, error) {
 	out = append(out, '\n')
 	// Validate as the plugin will read it (no temporary file: the image has no /tmp).
 	if cerr := config.ValidateSettings(out, o.Config); cerr != nil {
-		return nil, fmt.Errorf("settings %s: %v", o.Config, cerr)
+		return nil, fmt.Errorf("settings %s: %w", o.Config, cerr)
 	}
 	return out, nil
 }
@@ -189,36 +189,35 @@ func (o Options) settings() ([]byte, error) {
 func (o Options) kubeconfig() ([]byte, error) {
 	token, err := os.ReadFile(filepath.Join(o.ServiceAccountDir, "token"))
 	if err != nil {
-		return nil, fmt.Errorf("service account token: %v", err)
+		return nil, fmt.Errorf("service account token: %w", err)
 	}
-	ca, err := os.ReadFile(filepath.Join(o.ServiceAccountDir, "ca.crt"))
+	cluster := map[string]interface{}{"server": o.KubernetesAPI}
+	// A plain-http API server (a test cluster, a local proxy) has no CA to trust.
+	if !strings.HasPrefix(o.KubernetesAPI, "http://") {
+		ca, err := os.ReadFile(filepath.Join(o.ServiceAccountDir, "ca.crt"))
+		if err != nil {
+			return nil, fmt.Errorf("service account CA: %w", err)
+		}
+		cluster["certificate-authority-data"] = base64.StdEncoding.EncodeToString(ca)
+	}
+	// JSON is a valid kubeconfig (kubectl reads it), and needs no YAML writer.
+	doc := map[string]interface{}{
+		"apiVersion":      "v1",
+		"kind":            "Config",
+		"clusters":        []interface{}{map[string]interface{}{"name": "local", "cluster": cluster}},
+		"users":           []interface{}{map[string]interface{}{"name": "ipresmgr-cni", "user": map[string]string{"token": string(bytes.TrimSpace(token))}}},
+		"contexts":        []interface{}{map[string]interface{}{"name": "ipresmgr-cni", "context": map[string]string{"cluster": "local", "user": "ipresmgr-cni"}}},
+		"current-context": "ipresmgr-cni",
+	}
+	text, err := json.MarshalIndent(doc, "", "  ")
 	if err != nil {
-		return nil, fmt.Errorf("service account CA: %v", err)
+		return nil, err
 	}
-	text := fmt.Sprintf(`# Kubeconfig of the ipresmgr-ipam CNI plugin, written by "ipresmgr-ipam install" (the DaemonSet).
-apiVersion: v1
-kind: Config
-clusters:
-- name: local
-  cluster:
-    server: %s
-    certificate-authority-data: %s
-users:
-- name: ipresmgr-cni
-  user:
-    token: %s
-contexts:
-- name: ipresmgr-cni
-  context:
-    cluster: local
-    user: ipresmgr-cni
-current-context: ipresmgr-cni
-`, strconv.Quote(o.KubernetesAPI), strconv.Quote(base64.StdEncoding.EncodeToString(ca)),
-		strconv.Quote(string(bytes.TrimSpace(token))))
-	if _, err := kubeconfig.Parse([]byte(text), ""); err != nil {
-		return nil, fmt.Errorf("the kubeconfig written would not parse: %v", err)
+	text = append(text, '\n')
+	if _, err := kubeconfig.Parse(text, ""); err != nil {
+		return nil, fmt.Errorf("the kubeconfig written would not parse: %w", err)
 	}
-	return []byte(text), nil
+	return text, nil
 }
 
 // writeIfChanged replaces path atomically with data unless it already holds exactly that.

@@ -120,9 +120,24 @@ func TestMainFlags(t *testing.T) {
 		t.Error(err)
 	}
 	data, _ := os.ReadFile(filepath.Join(o.ConfDir, "kubeconfig"))
-	if !strings.Contains(string(data), `server: "https://10.96.0.1:443"`) ||
+	if !strings.Contains(string(data), `"server": "https://10.96.0.1:443"`) ||
 		!strings.Contains(string(data), base64.StdEncoding.EncodeToString([]byte("-----BEGIN"))[:8]) {
 		t.Errorf("%s", data)
+	}
+	// A plain-http API server needs no ca.crt.
+	if err := os.Remove(filepath.Join(o.ServiceAccountDir, "ca.crt")); err != nil {
+		t.Fatal(err)
+	}
+	status = Main([]string{"--bin-dir", o.BinDir, "--conf-dir", o.ConfDir, "--config", o.Config, "--token", o.Token,
+		"--serviceaccount-dir", o.ServiceAccountDir, "--kubernetes-api", "http://127.0.0.1:8080"}, &stderr)
+	data, _ = os.ReadFile(filepath.Join(o.ConfDir, "kubeconfig"))
+	if status != 0 || strings.Contains(string(data), "certificate-authority") {
+		t.Errorf("plain http without ca.crt: status %d, %s %s", status, stderr.String(), data)
+	}
+	status = Main([]string{"--bin-dir", o.BinDir, "--conf-dir", o.ConfDir, "--config", o.Config, "--token", o.Token,
+		"--serviceaccount-dir", o.ServiceAccountDir, "--kubernetes-api", "https://10.96.0.1:443"}, &stderr)
+	if status != 1 || !strings.Contains(stderr.String(), "service account CA") {
+		t.Errorf("https without ca.crt: status %d, %s", status, stderr.String())
 	}
 	t.Setenv("KUBERNETES_SERVICE_HOST", "")
 	if status := Main([]string{"--conf-dir", o.ConfDir}, &stderr); status != 2 {

@@ -16,7 +16,7 @@ import (
 	"strings"
 	"time"
 
-	"ipresmgr.local/cni/internal/cnitypes"
+	"github.com/containernetworking/cni/pkg/types"
 	"ipresmgr.local/cni/internal/httperr"
 	"ipresmgr.local/cni/internal/kubeconfig"
 	"ipresmgr.local/cni/internal/retry"
@@ -129,7 +129,7 @@ type Client struct {
 func NewClient(creds *kubeconfig.Credentials, requestTimeout time.Duration) (*Client, error) {
 	server, err := url.Parse(strings.TrimRight(creds.Server, "/"))
 	if err != nil {
-		return nil, fmt.Errorf("Kubernetes API server %q: %v", creds.Server, err)
+		return nil, fmt.Errorf("Kubernetes API server %q: %w", creds.Server, err)
 	}
 	tlsConfig := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: creds.Insecure} //nolint:gosec // only when the kubeconfig asks
 	if len(creds.CAData) > 0 {
@@ -142,7 +142,7 @@ func NewClient(creds *kubeconfig.Credentials, requestTimeout time.Duration) (*Cl
 	if creds.ClientCert != nil {
 		pair, err := tls.X509KeyPair(creds.ClientCert, creds.ClientKey)
 		if err != nil {
-			return nil, fmt.Errorf("Kubernetes API client certificate: %v", err)
+			return nil, fmt.Errorf("Kubernetes API client certificate: %w", err)
 		}
 		tlsConfig.Certificates = []tls.Certificate{pair}
 	}
@@ -167,7 +167,7 @@ func (c *Client) bearer() (string, error) {
 	if c.tokenFile != "" {
 		data, err := os.ReadFile(c.tokenFile)
 		if err != nil {
-			return "", fmt.Errorf("Kubernetes API token file: %v", err)
+			return "", fmt.Errorf("Kubernetes API token file: %w", err)
 		}
 		return strings.TrimSpace(string(data)), nil
 	}
@@ -198,14 +198,14 @@ func (c *Client) getOnce(ctx context.Context, path string, out interface{}) erro
 	resp, err := c.http.Do(req)
 	if err != nil {
 		if httperr.TLSConfig(err) {
-			return cnitypes.Errorf(cnitypes.ErrInvalidNetworkConfig, "Kubernetes API: %v (check the server URL and its CA)", err)
+			return types.NewError(types.ErrInvalidNetworkConfig, fmt.Sprintf("Kubernetes API: %v (check the server URL and its CA)", err), "")
 		}
-		return &retry.Transient{Err: fmt.Errorf("Kubernetes API unreachable: %v", err)}
+		return &retry.Transient{Err: fmt.Errorf("Kubernetes API unreachable: %w", err)}
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
 	if err != nil {
-		return &retry.Transient{Err: fmt.Errorf("Kubernetes API: reading the answer to GET %s: %v", path, err)}
+		return &retry.Transient{Err: fmt.Errorf("Kubernetes API: reading the answer to GET %s: %w", path, err)}
 	}
 	if resp.StatusCode != http.StatusOK {
 		apiErr := &APIError{Status: resp.StatusCode, Path: path}
@@ -222,7 +222,7 @@ func (c *Client) getOnce(ctx context.Context, path string, out interface{}) erro
 		return apiErr
 	}
 	if err := json.Unmarshal(body, out); err != nil {
-		return fmt.Errorf("Kubernetes API: the answer to GET %s is not the expected JSON: %v", path, err)
+		return fmt.Errorf("Kubernetes API: the answer to GET %s is not the expected JSON: %w", path, err)
 	}
 	return nil
 }

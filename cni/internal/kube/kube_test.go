@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"ipresmgr.local/cni/internal/cnitypes"
+	"github.com/containernetworking/cni/pkg/types"
 	"ipresmgr.local/cni/internal/kubeconfig"
 	"ipresmgr.local/cni/internal/retry"
 )
@@ -213,7 +213,7 @@ func TestErrorsAndRetries(t *testing.T) {
 	down := httptest.NewServer(&fakeAPI{})
 	down.Close()
 	gone, _ := NewClient(&kubeconfig.Credentials{Server: down.URL, Token: token}, time.Second)
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second) // generous: a loaded machine
 	defer cancel()
 	_, err = gone.WithRetry(fast).GetPod(ctx, "data", "db-0")
 	var gaveUp *retry.GaveUp
@@ -241,11 +241,11 @@ func TestTLSAndTokenFile(t *testing.T) {
 	}
 	// Without the CA the server is not trusted.
 	untrusted, _ := NewClient(&kubeconfig.Credentials{Server: server.URL, Token: token}, time.Second)
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second) // generous: a loaded machine
 	defer cancel()
 	_, err = untrusted.WithRetry(fast).GetPod(ctx, "data", "db-0")
-	var cniErr *cnitypes.Error
-	if !errors.As(err, &cniErr) || cniErr.Code != cnitypes.ErrInvalidNetworkConfig || !strings.Contains(err.Error(), "CA") {
+	var cniErr *types.Error
+	if !errors.As(err, &cniErr) || cniErr.Code != types.ErrInvalidNetworkConfig || !strings.Contains(err.Error(), "CA") {
 		t.Errorf("an unknown CA is a configuration error, not retried: %v", err)
 	}
 	plain := httptest.NewServer(&fakeAPI{})

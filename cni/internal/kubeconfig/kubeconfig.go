@@ -1,5 +1,6 @@
-// Package kubeconfig reads the Kubernetes API credentials of a kubeconfig file, YAML (the
-// subset CNI installers write, see yaml.go) or JSON.
+// Package kubeconfig reads the Kubernetes API credentials of a kubeconfig file, JSON (what
+// `ipresmgr-ipam install` writes) or YAML (what other installers write, read with
+// sigs.k8s.io/yaml, the YAML library Kubernetes itself uses for kubeconfigs).
 package kubeconfig
 
 import (
@@ -10,6 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"sigs.k8s.io/yaml"
 )
 
 // Credentials are what a client needs to call the API server.
@@ -31,24 +34,21 @@ func Load(path string) (*Credentials, error) {
 	}
 	creds, err := Parse(data, filepath.Dir(path))
 	if err != nil {
-		return nil, fmt.Errorf("kubeconfig %s: %v", path, err)
+		return nil, fmt.Errorf("kubeconfig %s: %w", path, err)
 	}
 	return creds, nil
 }
 
 // Parse interprets kubeconfig text; relative file paths in it are taken from baseDir, as kubectl does.
 func Parse(data []byte, baseDir string) (*Credentials, error) {
+	// YAMLToJSON takes JSON as it is (JSON is YAML), so both shapes go the same way.
+	converted, err := yaml.YAMLToJSON(data)
+	if err != nil {
+		return nil, fmt.Errorf("not valid YAML or JSON: %w", err)
+	}
 	var doc interface{}
-	text := strings.TrimSpace(string(data))
-	if strings.HasPrefix(text, "{") {
-		if err := json.Unmarshal(data, &doc); err != nil {
-			return nil, fmt.Errorf("not valid JSON: %v", err)
-		}
-	} else {
-		var err error
-		if doc, err = ParseYAML(string(data)); err != nil {
-			return nil, err
-		}
+	if err := json.Unmarshal(converted, &doc); err != nil {
+		return nil, fmt.Errorf("not valid YAML or JSON: %w", err)
 	}
 	root, ok := doc.(map[string]interface{})
 	if !ok {
@@ -77,7 +77,7 @@ func Parse(data []byte, baseDir string) (*Credentials, error) {
 	}
 	creds.Insecure = str(cluster["insecure-skip-tls-verify"]) == "true"
 	if creds.CAData, err = dataOrFile(cluster, "certificate-authority-data", "certificate-authority", baseDir); err != nil {
-		return nil, fmt.Errorf("cluster %q: %v", clusterName, err)
+		return nil, fmt.Errorf("cluster %q: %w", clusterName, err)
 	}
 	for _, unsupported := range []string{"exec", "auth-provider", "username", "password"} {
 		if _, present := user[unsupported]; present {
@@ -90,10 +90,10 @@ func Parse(data []byte, baseDir string) (*Credentials, error) {
 		creds.TokenFile = resolve(file, baseDir)
 	}
 	if creds.ClientCert, err = dataOrFile(user, "client-certificate-data", "client-certificate", baseDir); err != nil {
-		return nil, fmt.Errorf("user %q: %v", userName, err)
+		return nil, fmt.Errorf("user %q: %w", userName, err)
 	}
 	if creds.ClientKey, err = dataOrFile(user, "client-key-data", "client-key", baseDir); err != nil {
-		return nil, fmt.Errorf("user %q: %v", userName, err)
+		return nil, fmt.Errorf("user %q: %w", userName, err)
 	}
 	if (creds.ClientCert == nil) != (creds.ClientKey == nil) {
 		return nil, fmt.Errorf("user %q: a client certificate needs its key and the key its certificate", userName)
@@ -198,14 +198,14 @@ func dataOrFile(object map[string]interface{}, dataKey, fileKey, baseDir string)
 		}, encoded)
 		data, err := base64.StdEncoding.DecodeString(compact)
 		if err != nil {
-			return nil, fmt.Errorf("%s is not base64: %v", dataKey, err)
+			return nil, fmt.Errorf("%s is not base64: %w", dataKey, err)
 		}
 		return data, nil
 	}
 	if file := str(object[fileKey]); file != "" {
 		data, err := os.ReadFile(resolve(file, baseDir))
 		if err != nil {
-			return nil, fmt.Errorf("%s: %v", fileKey, err)
+			return nil, fmt.Errorf("%s: %w", fileKey, err)
 		}
 		return data, nil
 	}

@@ -1,6 +1,8 @@
-// Package plugin is the IPAM plugin's commands: ADD requires the pod's address from IPResMgr
-// for the workload its owner chain names, DEL releases it, CHECK verifies the pod still holds
-// it, VERSION lists the versions. Every failure is a CNI error with a code (see cnitypes).
+// Package plugin is the IPAM plugin's commands, dispatched by pkg/skel: ADD requires the pod's
+// address from IPResMgr for the workload its owner chain names, DEL releases it, CHECK verifies
+// the pod still holds it; VERSION is skel's. The same binary listed after the main plugin in a
+// conflist (chained.go) sets IPResMgr's MAC, probes the address on the wire and announces it.
+// Every failure is a CNI error with a code (errors.go).
 package plugin
 
 import (
@@ -16,7 +18,11 @@ import (
 	"strings"
 	"time"
 
-	"ipresmgr.local/cni/internal/cnitypes"
+	"github.com/containernetworking/cni/pkg/skel"
+	"github.com/containernetworking/cni/pkg/types"
+	types100 "github.com/containernetworking/cni/pkg/types/100"
+	"github.com/containernetworking/cni/pkg/version"
+
 	"ipresmgr.local/cni/internal/config"
 	"ipresmgr.local/cni/internal/kube"
 	"ipresmgr.local/cni/internal/kubeconfig"
@@ -25,108 +31,138 @@ import (
 	"ipresmgr.local/cni/internal/state"
 )
 
-// Links reads and sets an interface's MAC inside a network namespace (netlink on Linux; a fake in tests).
+// Versions are the cniVersion values the plugin serves. 0.1.0 and 0.2.0 used another result
+// shape (ip4/ip6 keys) and are not offered.
+var Versions = version.PluginSupports("0.3.0", "0.3.1", "0.4.0", "1.0.0")
+
+// Links acts on the pod's interface inside its network namespace (podnet on Linux; a fake in tests).
 type Links interface {
 	SetMAC(netns, ifName string, mac net.HardwareAddr) error
 	GetMAC(netns, ifName string) (net.HardwareAddr, error)
+	// Guard probes each address for wait, then announces them; a *probe.Conflict if another host answers.
+	Guard(netns, ifName string, ips []net.IP, wait time.Duration) error
 }
 
-// Plugin is one invocation: its environment, stdin and where it logs.
+// Plugin is one invocation: where it logs and how it reaches the pod's interface.
 type Plugin struct {
-	Getenv func(string) string
-	Stdin  []byte
 	Stderr io.Writer
 	Links  Links
 	Retry  *retry.Policy // nil: retry.Default
 	Name   string        // the binary's name: a network entry of this type runs the chained mode
 
-	env     config.Env
+	args    *skel.CmdArgs
+	command string
+	version string // the configuration's cniVersion, for the error object
 	log     []io.Writer
 	logFile *os.File
-	command string
 }
 
-// Run executes the command and returns what goes to stdout and the exit status.
-func (p *Plugin) Run() ([]byte, int) {
-	p.env = config.EnvFrom(p.Getenv)
-	p.command = p.env.Command
-	if p.Stderr != nil {
-		p.log = append(p.log, p.Stderr)
-	}
-	version := ""
-	if p.env.Command == "VERSION" {
-		var request struct {
-			CNIVersion string `json:"cniVersion"`
-		}
-		_ = json.Unmarshal(p.Stdin, &request)
-		return cnitypes.VersionInfo(request.CNIVersion), 0
-	}
-	out, err := p.run(&version)
+// Main runs the command pkg/skel reads from the environment and stdin, prints the result or
+// the error object on stdout and returns the exit status.
+func (p *Plugin) Main(about string) int {
+	cniErr := skel.PluginMainWithError(p.add, p.check, p.del, Versions, about)
 	if p.logFile != nil {
 		defer p.logFile.Close()
 	}
+	if cniErr == nil {
+		return 0
+	}
+	if p.command == "" && p.Stderr != nil {
+		fmt.Fprintf(p.Stderr, "ipresmgr-ipam: code %d: %s\n", cniErr.Code, cniErr.Error())
+	}
+	errVersion := p.version
+	if errVersion == "" {
+		errVersion = version.Current()
+	}
+	// The specification's error object carries cniVersion; libcni's types.Error leaves it out.
+	out, _ := json.Marshal(struct {
+		CNIVersion string `json:"cniVersion"`
+		*types.Error
+	}{errVersion, cniErr})
+	_, _ = os.Stdout.Write(append(out, '\n'))
+	return 1
+}
+
+func (p *Plugin) add(args *skel.CmdArgs) error   { return p.run("ADD", args) }
+func (p *Plugin) del(args *skel.CmdArgs) error   { return p.run("DEL", args) }
+func (p *Plugin) check(args *skel.CmdArgs) error { return p.run("CHECK", args) }
+
+func (p *Plugin) run(command string, args *skel.CmdArgs) error {
+	p.command, p.args = command, args
+	if p.Stderr != nil {
+		p.log = append(p.log, p.Stderr)
+	}
+	err := p.dispatch()
 	if err != nil {
 		cniErr := ToCNIError(err)
 		p.logf("failed: code %d: %s", cniErr.Code, cniErr.Error())
-		return cniErr.Encode(version), 1
+		return cniErr
 	}
-	return out, 0
+	return nil
 }
 
-func (p *Plugin) run(version *string) ([]byte, error) {
-	switch p.env.Command {
-	case "ADD", "DEL", "CHECK":
-	case "":
-		return nil, cnitypes.Errorf(cnitypes.ErrInvalidEnvironment, "CNI_COMMAND is not set: this is a CNI plugin, run by a container runtime")
-	default:
-		return nil, cnitypes.Errorf(cnitypes.ErrInvalidEnvironment, "CNI_COMMAND %q is not ADD, DEL, CHECK or VERSION", p.env.Command)
-	}
-	conf, cerr := config.ParseNetConf(p.Stdin)
-	if conf != nil && cnitypes.Supported(conf.CNIVersion) {
-		*version = conf.CNIVersion
+func (p *Plugin) dispatch() error {
+	conf, cerr := config.ParseNetConf(p.args.StdinData)
+	if conf != nil {
+		p.version = conf.CNIVersion
 	}
 	if cerr != nil {
-		return nil, cerr
-	}
-	if cerr := p.env.Validate(); cerr != nil {
-		return nil, cerr
+		return cerr
 	}
 	if conf.Type == config.PluginType || (p.Name != "" && conf.Type == p.Name) {
 		return p.chained(conf)
 	}
 	if len(conf.IPAM) == 0 {
-		return nil, cnitypes.Errorf(cnitypes.ErrInvalidNetworkConfig, "network configuration has no ipam section")
+		return errorf(types.ErrInvalidNetworkConfig, "network configuration has no ipam section")
 	}
 	ipam, cerr := config.ParseIPAM(conf.IPAM)
 	if cerr != nil {
-		return nil, cerr
+		return cerr
 	}
-	if ipam.LogFile != "" {
-		if file, err := os.OpenFile(ipam.LogFile, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600); err == nil {
-			p.logFile = file
-			p.log = append(p.log, file)
-		}
-	}
-	args, cerr := config.ParseArgs(p.env.Args)
+	p.openLog(ipam.LogFile)
+	podArgs, cerr := config.ParseArgs(p.args.Args)
 	if cerr != nil {
-		return nil, cerr
+		return cerr
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), ipam.Timeout)
 	defer cancel()
-	call := &call{p: p, conf: conf, ipam: ipam, args: args, store: state.Store{Dir: ipam.StateDir}}
-	switch p.env.Command {
+	call := &call{p: p, conf: conf, ipam: ipam, args: podArgs, store: state.Store{Dir: ipam.StateDir}}
+	switch p.command {
 	case "ADD":
-		return call.add(ctx)
+		result, err := call.add(ctx)
+		if err != nil {
+			return err
+		}
+		return printResult(result, conf.CNIVersion)
 	case "DEL":
-		return nil, call.del(ctx)
+		return call.del(ctx)
 	default:
-		return nil, call.check(ctx)
+		return call.check(ctx)
+	}
+}
+
+// printResult prints the result on stdout in the configuration's version.
+func printResult(result types.Result, cniVersion string) error {
+	if err := types.PrintResult(result, cniVersion); err != nil {
+		return errorf(types.ErrIncompatibleCNIVersion, "result in cniVersion %s: %v", cniVersion, err)
+	}
+	return nil
+}
+
+// openLog adds the log file (the ipam section's logFile) to where log lines go.
+func (p *Plugin) openLog(path string) {
+	if path == "" || p.logFile != nil {
+		return
+	}
+	if file, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600); err == nil {
+		p.logFile = file
+		p.log = append(p.log, file)
 	}
 }
 
 func (p *Plugin) logf(format string, args ...interface{}) {
 	line := fmt.Sprintf("%s ipresmgr-ipam %s %s/%s: %s\n", time.Now().UTC().Format(time.RFC3339),
-		p.command, p.env.ContainerID, p.env.IfName, fmt.Sprintf(format, args...))
+		p.command, p.args.ContainerID, p.args.IfName, fmt.Sprintf(format, args...))
 	for _, w := range p.log {
 		_, _ = io.WriteString(w, line)
 	}
@@ -151,7 +187,7 @@ type call struct {
 func (c *call) reqID() string {
 	random := make([]byte, 4)
 	_, _ = rand.Read(random)
-	container := c.p.env.ContainerID
+	container := c.p.args.ContainerID
 	if len(container) > 12 {
 		container = container[:12]
 	}
@@ -160,11 +196,11 @@ func (c *call) reqID() string {
 
 func (c *call) service() (*service.Client, error) {
 	if _, err := os.ReadFile(c.ipam.TokenFile); err != nil {
-		return nil, cnitypes.Errorf(cnitypes.ErrInvalidNetworkConfig, "ipam.tokenFile: %v", err)
+		return nil, errorf(types.ErrInvalidNetworkConfig, "ipam.tokenFile: %v", err)
 	}
 	client, err := service.NewClient(c.ipam.ServiceURL, c.ipam.TokenFile, c.ipam.ServiceCAFile, c.ipam.RequestTimeout)
 	if err != nil {
-		return nil, cnitypes.Errorf(cnitypes.ErrInvalidNetworkConfig, "%v", err)
+		return nil, errorf(types.ErrInvalidNetworkConfig, "%v", err)
 	}
 	return client.WithRetry(c.p.policy()), nil
 }
@@ -174,7 +210,7 @@ func (c *call) kube() (*kube.Client, error) {
 	if c.ipam.Kubeconfig != "" {
 		loaded, err := kubeconfig.Load(c.ipam.Kubeconfig)
 		if err != nil {
-			return nil, cnitypes.Errorf(cnitypes.ErrInvalidNetworkConfig, "ipam.kubeconfig: %v", err)
+			return nil, errorf(types.ErrInvalidNetworkConfig, "ipam.kubeconfig: %v", err)
 		}
 		creds = loaded
 	} else {
@@ -183,29 +219,29 @@ func (c *call) kube() (*kube.Client, error) {
 		if k.CAFile != "" {
 			ca, err := os.ReadFile(k.CAFile)
 			if err != nil {
-				return nil, cnitypes.Errorf(cnitypes.ErrInvalidNetworkConfig, "ipam.kubernetes.caFile: %v", err)
+				return nil, errorf(types.ErrInvalidNetworkConfig, "ipam.kubernetes.caFile: %v", err)
 			}
 			creds.CAData = ca
 		}
 	}
 	client, err := kube.NewClient(creds, c.ipam.RequestTimeout)
 	if err != nil {
-		return nil, cnitypes.Errorf(cnitypes.ErrInvalidNetworkConfig, "%v", err)
+		return nil, errorf(types.ErrInvalidNetworkConfig, "%v", err)
 	}
 	return client.WithRetry(c.p.policy()), nil
 }
 
 func stateError(err error) error {
-	return cnitypes.Errorf(cnitypes.ErrIOFailure, "state directory: %v", err)
+	return errorf(types.ErrIOFailure, "state directory: %v", err)
 }
 
 // add: the workload from the state of a retried ADD, else from the pod's owner chain; then
-// require, record, set the MAC if asked, and answer the result.
-func (c *call) add(ctx context.Context) ([]byte, error) {
+// require, record and answer the result. The chained entry sets the MAC and probes.
+func (c *call) add(ctx context.Context) (types.Result, error) {
 	if cerr := c.args.RequirePod(); cerr != nil {
 		return nil, cerr
 	}
-	env := c.p.env
+	env := c.p.args
 	entry, err := c.store.Load(c.conf.Name, env.ContainerID, env.IfName)
 	if err != nil {
 		return nil, stateError(err)
@@ -225,7 +261,7 @@ func (c *call) add(ctx context.Context) ([]byte, error) {
 		pod, err := client.GetPod(ctx, c.args.Namespace, c.args.Name)
 		if err != nil {
 			if kube.NotFound(err) {
-				return nil, cnitypes.Errorf(cnitypes.ErrUnknownContainer, "pod %s: %v", c.args, err)
+				return nil, errorf(types.ErrUnknownContainer, "pod %s: %v", c.args, err)
 			}
 			return nil, err
 		}
@@ -254,28 +290,27 @@ func (c *call) add(ctx context.Context) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	result, mac, err := BuildResult(reply, c.ipam.Routes)
+	result, _, err := BuildResult(reply, c.ipam.Routes)
 	if err != nil {
 		return nil, err
 	}
+	probeMillis := int(c.ipam.Probe.Milliseconds())
 	// Recorded before anything else can fail: the runtime's DEL after a failed ADD then finds it.
 	err = c.store.Save(state.Entry{
 		Network: c.conf.Name, ContainerID: env.ContainerID, IfName: env.IfName, ClusterID: c.ipam.ClusterID,
 		PodNamespace: c.args.Namespace, PodName: c.args.Name, PodUID: podUID,
 		Kind: workload.Kind, WorkloadName: workload.Name, WorkloadUID: workload.UID,
 		IP: reply.IP, MacAddr: reply.MacAddr, Gateway: reply.SubnetGatewayAddr, CIDR: reply.SubnetCIDR,
+		ProbeMillis: &probeMillis, ServiceURL: c.ipam.ServiceURL, TokenFile: c.ipam.TokenFile,
+		ServiceCAFile: c.ipam.ServiceCAFile, TimeoutSeconds: c.ipam.Timeout.Seconds(), RequestSeconds: c.ipam.RequestTimeout.Seconds(),
+		LogFile: c.ipam.LogFile,
 	})
 	if err != nil {
 		return nil, stateError(err)
 	}
-	if c.ipam.SetMAC {
-		if err := c.p.Links.SetMAC(env.Netns, env.IfName, mac); err != nil {
-			return nil, cnitypes.Errorf(cnitypes.ErrInterface, "setMAC: %v", err)
-		}
-	}
 	c.p.logf("pod %s has %s/%s gateway %s mac %s (%s, ReqID %s)", c.args, reply.IP, prefixOf(reply.SubnetCIDR),
 		reply.SubnetGatewayAddr, reply.MacAddr, reply.Msg, reply.ReqID)
-	return result.Encode(c.conf.CNIVersion)
+	return result, nil
 }
 
 func prefixOf(cidr string) string {
@@ -288,35 +323,38 @@ func prefixOf(cidr string) string {
 // BuildResult turns IPResMgr's answer into the IPAM result: the address with the subnet's
 // prefix length, the gateway, and routes via the gateway (a default route unless routes are
 // configured; configured destinations of the other family are left out). It also returns the MAC.
-func BuildResult(reply *service.Reply, routes []net.IPNet) (cnitypes.Result, net.HardwareAddr, error) {
+func BuildResult(reply *service.Reply, routes []net.IPNet) (*types100.Result, net.HardwareAddr, error) {
 	bad := func(format string, args ...interface{}) error {
-		return cnitypes.Errorf(cnitypes.ErrServiceBase+99, "IPResMgr's answer (ReqID %s) is unusable: %s",
+		return errorf(ErrServiceBase+99, "IPResMgr's answer (ReqID %s) is unusable: %s",
 			reply.ReqID, fmt.Sprintf(format, args...))
 	}
 	ip := net.ParseIP(reply.IP)
 	if ip == nil {
-		return cnitypes.Result{}, nil, bad("IP %q", reply.IP)
+		return nil, nil, bad("IP %q", reply.IP)
 	}
 	if reply.SubnetCIDR == "" {
-		return cnitypes.Result{}, nil, bad("no SubnetCIDR (a service older than the CNI plugin?)")
+		return nil, nil, bad("no SubnetCIDR (a service older than the CNI plugin?)")
 	}
 	_, subnet, err := net.ParseCIDR(reply.SubnetCIDR)
 	if err != nil || !subnet.Contains(ip) {
-		return cnitypes.Result{}, nil, bad("SubnetCIDR %q does not contain IP %s", reply.SubnetCIDR, reply.IP)
+		return nil, nil, bad("SubnetCIDR %q does not contain IP %s", reply.SubnetCIDR, reply.IP)
 	}
 	gateway := net.ParseIP(reply.SubnetGatewayAddr)
 	if gateway == nil || !subnet.Contains(gateway) {
-		return cnitypes.Result{}, nil, bad("gateway %q is not in %s", reply.SubnetGatewayAddr, reply.SubnetCIDR)
+		return nil, nil, bad("gateway %q is not in %s", reply.SubnetGatewayAddr, reply.SubnetCIDR)
 	}
 	mac, err := net.ParseMAC(reply.MacAddr)
 	if err != nil || len(mac) != 6 {
-		return cnitypes.Result{}, nil, bad("MacAddr %q", reply.MacAddr)
+		return nil, nil, bad("MacAddr %q", reply.MacAddr)
 	}
 	v4 := ip.To4() != nil
 	if v4 {
 		ip, gateway = ip.To4(), gateway.To4()
 	}
-	result := cnitypes.Result{IPs: []cnitypes.IPConfig{{Address: net.IPNet{IP: ip, Mask: subnet.Mask}, Gateway: gateway}}}
+	result := &types100.Result{
+		CNIVersion: types100.ImplementedSpecVersion,
+		IPs:        []*types100.IPConfig{{Address: net.IPNet{IP: ip, Mask: subnet.Mask}, Gateway: gateway}},
+	}
 	if routes == nil {
 		if v4 {
 			routes = []net.IPNet{{IP: net.IPv4zero.To4(), Mask: net.CIDRMask(0, 32)}}
@@ -328,7 +366,7 @@ func BuildResult(reply *service.Reply, routes []net.IPNet) (cnitypes.Result, net
 		if (dst.IP.To4() != nil) != v4 {
 			continue
 		}
-		result.Routes = append(result.Routes, cnitypes.Route{Dst: dst, GW: gateway})
+		result.Routes = append(result.Routes, &types.Route{Dst: dst, GW: gateway})
 	}
 	return result, mac, nil
 }
@@ -337,7 +375,7 @@ func BuildResult(reply *service.Reply, routes []net.IPNet) (cnitypes.Result, net
 // Without a state file (ADD never finished here, or the state was lost) it asks IPResMgr what
 // the pod (K8S_POD_UID) holds; it never asks the Kubernetes API, the pod may be gone.
 func (c *call) del(ctx context.Context) error {
-	env := c.p.env
+	env := c.p.args
 	entry, err := c.store.Load(c.conf.Name, env.ContainerID, env.IfName)
 	if err != nil {
 		return stateError(err)
@@ -404,7 +442,7 @@ func (c *call) del(ctx context.Context) error {
 			c.p.logf("%s is bound to another pod now; nothing of pod %s to release (%s)", target.IP, podUID, refused.Msg)
 		case err != nil:
 			// The state stays: the runtime's next DEL tries again.
-			cniErr := *ToCNIError(err)
+			cniErr := *ToCNIError(err) // a copy: the error may be shared
 			cniErr.Details = strings.TrimPrefix(cniErr.Details+"; ", "; ") +
 				fmt.Sprintf("DEL failed: %s stays bound to pod %s until a DEL succeeds", target.IP, podUID)
 			return &cniErr
@@ -416,26 +454,27 @@ func (c *call) del(ctx context.Context) error {
 }
 
 func (c *call) removeState() error {
-	if err := c.store.Remove(c.conf.Name, c.p.env.ContainerID, c.p.env.IfName); err != nil {
+	if err := c.store.Remove(c.conf.Name, c.p.args.ContainerID, c.p.args.IfName); err != nil {
 		return stateError(err)
 	}
 	return nil
 }
 
-// check: the pod still holds, in IPResMgr, every address of prevResult (bound to its UID), and
-// with setMAC the interface still has the address's MAC.
+// check: the pod still holds, in IPResMgr, every address of prevResult (bound to its UID); the
+// chained entry's CHECK verifies the MAC.
 func (c *call) check(ctx context.Context) error {
-	if !cnitypes.AtLeast(c.conf.CNIVersion, "0.4.0") {
-		return cnitypes.Errorf(cnitypes.ErrIncompatibleVersion, "CHECK needs cniVersion 0.4.0 or later, not %s", c.conf.CNIVersion)
+	// pkg/skel refused CHECK below cniVersion 0.4.0.
+	if c.conf.PrevResult == nil {
+		return errorf(types.ErrInvalidNetworkConfig, "CHECK needs a prevResult with the pod's address")
 	}
-	prev, err := cnitypes.ParsePrevResult(c.conf.PrevResult)
+	prev, err := types100.NewResultFromResult(c.conf.PrevResult)
 	if err != nil {
-		return cnitypes.Errorf(cnitypes.ErrDecodingFailure, "%v", err)
+		return errorf(types.ErrDecodingFailure, "prevResult: %v", err)
 	}
-	if prev == nil || len(prev.IPs) == 0 {
-		return cnitypes.Errorf(cnitypes.ErrInvalidNetworkConfig, "CHECK needs a prevResult with the pod's address")
+	if len(prev.IPs) == 0 {
+		return errorf(types.ErrInvalidNetworkConfig, "CHECK needs a prevResult with the pod's address")
 	}
-	env := c.p.env
+	env := c.p.args
 	entry, err := c.store.Load(c.conf.Name, env.ContainerID, env.IfName)
 	if err != nil {
 		return stateError(err)
@@ -445,7 +484,7 @@ func (c *call) check(ctx context.Context) error {
 		podUID = entry.PodUID
 	}
 	if podUID == "" {
-		return cnitypes.Errorf(cnitypes.ErrInvalidEnvironment, "CHECK: no state for this container and no K8S_POD_UID in CNI_ARGS")
+		return errorf(types.ErrInvalidEnvironmentVariables, "CHECK: no state for this container and no K8S_POD_UID in CNI_ARGS")
 	}
 	svc, err := c.service()
 	if err != nil {
@@ -460,65 +499,13 @@ func (c *call) check(ctx context.Context) error {
 		mine = nil
 		for i := range held {
 			a := &held[i]
-			if a.State == "bound" && a.K8SPodID != nil && *a.K8SPodID == podUID && net.ParseIP(a.IP).Equal(want.IP) {
+			if a.State == "bound" && a.K8SPodID != nil && *a.K8SPodID == podUID && net.ParseIP(a.IP).Equal(want.Address.IP) {
 				mine = a
 			}
 		}
 		if mine == nil {
-			return cnitypes.Errorf(cnitypes.ErrCheckFailed, "pod %s no longer holds %s in IPResMgr", podUID, want.IP)
-		}
-	}
-	if c.ipam.SetMAC {
-		mac, err := c.p.Links.GetMAC(env.Netns, env.IfName)
-		if err != nil {
-			return cnitypes.Errorf(cnitypes.ErrInterface, "CHECK: %v", err)
-		}
-		if !strings.EqualFold(mac.String(), mine.MacAddr) {
-			return cnitypes.Errorf(cnitypes.ErrCheckFailed, "interface %s has MAC %s, IPResMgr's address %s has %s",
-				env.IfName, mac, mine.IP, mine.MacAddr)
+			return errorf(ErrCheckFailed, "pod %s no longer holds %s in IPResMgr", podUID, want.Address.IP)
 		}
 	}
 	return nil
-}
-
-// ToCNIError maps any failure to a CNI error: IPResMgr Code 50 and no answer from IPResMgr or
-// the Kubernetes API to 11 (try again later); IPResMgr's other codes to 200+Code, its Code and
-// Msg in msg and details; the Kubernetes API's refusals to 100 (a missing or re-created pod to 3);
-// unsupported workloads to 101.
-func ToCNIError(err error) *cnitypes.Error {
-	var (
-		cniErr      *cnitypes.Error
-		gaveUp      *retry.GaveUp
-		refused     *service.Refused
-		unavailable *service.Unavailable
-		apiErr      *kube.APIError
-		unsupported *kube.Unsupported
-		mismatch    *kube.Mismatch
-	)
-	switch {
-	case errors.As(err, &cniErr):
-		return cniErr
-	case errors.As(err, &gaveUp):
-		out := &cnitypes.Error{Code: cnitypes.ErrTryAgainLater, Msg: gaveUp.Last.Error(),
-			Details: fmt.Sprintf("gave up after %d attempts in %.1fs (ipam.timeoutSeconds); the runtime retries", gaveUp.Attempts, gaveUp.Elapsed.Seconds())}
-		if errors.As(gaveUp.Last, &unavailable) && unavailable.Code != 0 {
-			out.Details = fmt.Sprintf("IPResMgr Code %d: %s; ", unavailable.Code, unavailable.Detail) + out.Details
-		}
-		return out
-	case errors.As(err, &refused):
-		return &cnitypes.Error{Code: uint(cnitypes.ErrServiceBase + refused.Code), Msg: refused.Error(),
-			Details: fmt.Sprintf("IPResMgr Code %d: %s", refused.Code, refused.Msg)}
-	case errors.As(err, &unavailable):
-		return &cnitypes.Error{Code: cnitypes.ErrTryAgainLater, Msg: unavailable.Error()}
-	case errors.As(err, &mismatch):
-		return &cnitypes.Error{Code: cnitypes.ErrUnknownContainer, Msg: mismatch.Msg}
-	case errors.As(err, &apiErr):
-		if apiErr.Status == 404 {
-			return &cnitypes.Error{Code: cnitypes.ErrKubernetes, Msg: apiErr.Error(), Details: "an owner of the pod is gone"}
-		}
-		return &cnitypes.Error{Code: cnitypes.ErrKubernetes, Msg: apiErr.Error()}
-	case errors.As(err, &unsupported):
-		return &cnitypes.Error{Code: cnitypes.ErrUnsupportedWorkload, Msg: unsupported.Msg}
-	}
-	return &cnitypes.Error{Code: 999, Msg: err.Error()}
 }

@@ -14,9 +14,12 @@ import (
 	"testing"
 	"time"
 
-	"ipresmgr.local/cni/internal/cnitypes"
+	"github.com/containernetworking/cni/pkg/types"
+	types100 "github.com/containernetworking/cni/pkg/types/100"
+
 	"ipresmgr.local/cni/internal/config"
 	"ipresmgr.local/cni/internal/kube"
+	"ipresmgr.local/cni/internal/probe"
 	"ipresmgr.local/cni/internal/retry"
 	"ipresmgr.local/cni/internal/service"
 )
@@ -34,6 +37,8 @@ type fakeIPResMgr struct {
 	bound map[string]service.Address
 	next  int
 	paths []string
+	// quarantined: IP -> the MAC a release with Conflict named; never handed out again
+	quarantined map[string]string
 }
 
 func (f *fakeIPResMgr) answer(w http.ResponseWriter, status int, body interface{}) {
@@ -66,8 +71,10 @@ func (f *fakeIPResMgr) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	var body struct {
 		service.WorkloadRef
-		ReqID string
-		IP    string
+		ReqID           string
+		IP              string
+		Conflict        bool
+		ConflictMacAddr string
 	}
 	_ = json.NewDecoder(r.Body).Decode(&body)
 	key := fmt.Sprintf("%s/%d/%s", body.K8SNamespace, body.K8SApiResourceKind, body.K8SApiResourceName)
@@ -81,6 +88,9 @@ func (f *fakeIPResMgr) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		msg := "pod already holds this address"
 		if !ok {
 			f.next++
+			for f.quarantined[fmt.Sprintf("192.0.2.%d", 9+f.next)] != "" {
+				f.next++
+			}
 			pod := body.K8SPodID
 			a = service.Address{IP: fmt.Sprintf("192.0.2.%d", 9+f.next), MacAddr: fmt.Sprintf("02:aa:00:00:00:%02x", f.next),
 				SubnetGatewayAddr: "192.0.2.1", K8SClusterID: body.K8SClusterID, K8SNamespace: body.K8SNamespace,
@@ -101,6 +111,9 @@ func (f *fakeIPResMgr) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a, ok := f.bound[body.K8SPodID]
 		if ok && (body.IP == "" || body.IP == a.IP) && key == fmt.Sprintf("%s/%d/%s", a.K8SNamespace, a.K8SApiResourceKind, a.K8SApiResourceName) {
 			delete(f.bound, body.K8SPodID)
+			if body.Conflict {
+				f.quarantined[a.IP] = body.ConflictMacAddr
+			}
 			f.answer(w, 200, map[string]interface{}{"ReqID": body.ReqID, "Code": 0, "Msg": "released " + a.IP})
 			return
 		}
@@ -137,8 +150,10 @@ func (f *fakeKube) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 type fakeLinks struct {
-	macs map[string]string
-	sets int
+	macs     map[string]string
+	sets     int
+	guarded  []string          // "ip/wait" of each Guard call
+	answered map[string]string // ip -> the MAC of another host answering for it
 }
 
 func (l *fakeLinks) SetMAC(netns, ifName string, mac net.HardwareAddr) error {
@@ -155,6 +170,17 @@ func (l *fakeLinks) GetMAC(netns, ifName string) (net.HardwareAddr, error) {
 	return net.ParseMAC(mac)
 }
 
+func (l *fakeLinks) Guard(netns, ifName string, ips []net.IP, wait time.Duration) error {
+	for _, ip := range ips {
+		l.guarded = append(l.guarded, fmt.Sprintf("%s/%s", ip, wait))
+		if other, ok := l.answered[ip.String()]; ok {
+			mac, _ := net.ParseMAC(other)
+			return &probe.Conflict{IP: ip, MAC: mac}
+		}
+	}
+	return nil
+}
+
 type rig struct {
 	t       *testing.T
 	dir     string
@@ -166,8 +192,9 @@ type rig struct {
 }
 
 func newRig(t *testing.T) *rig {
-	r := &rig{t: t, dir: t.TempDir(), svc: &fakeIPResMgr{pools: map[string]bool{"shop/0/web": true}, bound: map[string]service.Address{}},
-		kube: &fakeKube{}, links: &fakeLinks{macs: map[string]string{"/var/run/netns/p1/eth0": "0a:58:00:00:00:01"}}}
+	r := &rig{t: t, dir: t.TempDir(), svc: &fakeIPResMgr{pools: map[string]bool{"shop/0/web": true}, bound: map[string]service.Address{},
+		quarantined: map[string]string{}}, kube: &fakeKube{},
+		links: &fakeLinks{macs: map[string]string{"/var/run/netns/p1/eth0": "0a:58:00:00:00:01"}, answered: map[string]string{}}}
 	svc := httptest.NewServer(r.svc)
 	kubeServer := httptest.NewServer(r.kube)
 	t.Cleanup(svc.Close)
@@ -192,32 +219,56 @@ func (r *rig) conf(version, extra string) string {
 }
 
 type outcome struct {
-	status int
-	out    map[string]interface{}
-	raw    string
+	status  int
+	out     map[string]interface{}
+	raw     string
+	compact string // the JSON re-encoded compactly, keys sorted
 }
 
-func (o outcome) code() int {
+func (o outcome) code() uint {
 	if o.status == 0 {
 		return 0
 	}
-	return int(o.out["code"].(float64))
+	return uint(o.out["code"].(float64))
 }
 
+// run executes the command as a runtime does: CNI_* in the environment, the configuration on
+// stdin, the answer on stdout (pkg/skel reads and writes the process's own).
 func (r *rig) run(command, stdin, container, args string) outcome {
 	r.t.Helper()
 	env := map[string]string{
 		"CNI_COMMAND": command, "CNI_CONTAINERID": container, "CNI_NETNS": "/var/run/netns/p1", "CNI_IFNAME": "eth0",
 		"CNI_PATH": "/opt/cni/bin", "CNI_ARGS": args,
 	}
+	for key, value := range env {
+		r.t.Setenv(key, value)
+	}
+	in, err := os.CreateTemp(r.dir, "stdin")
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	defer in.Close()
+	_, _ = in.WriteString(stdin)
+	_, _ = in.Seek(0, 0)
+	out, err := os.CreateTemp(r.dir, "stdout")
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	defer out.Close()
+	savedIn, savedOut := os.Stdin, os.Stdout
+	os.Stdin, os.Stdout = in, out
 	fast := retry.Policy{First: time.Millisecond, Max: 10 * time.Millisecond}
-	p := &Plugin{Getenv: func(k string) string { return env[k] }, Stdin: []byte(stdin), Links: r.links, Retry: &fast, Name: "ipresmgr-ipam"}
-	out, status := p.Run()
-	o := outcome{status: status, raw: string(out)}
-	if len(out) > 0 {
-		if err := json.Unmarshal(out, &o.out); err != nil {
-			r.t.Fatalf("stdout is not JSON: %s", out)
+	p := &Plugin{Links: r.links, Retry: &fast, Name: "ipresmgr-ipam"}
+	status := p.Main("")
+	os.Stdin, os.Stdout = savedIn, savedOut
+	raw, _ := os.ReadFile(out.Name())
+	o := outcome{status: status, raw: string(raw)}
+	if len(raw) > 0 {
+		if err := json.Unmarshal(raw, &o.out); err != nil {
+			r.t.Fatalf("stdout is not JSON: %s", raw)
 		}
+		compacted, _ := json.Marshal(o.out)
+		o.compact = string(compacted)
 	}
 	return o
 }
@@ -226,27 +277,27 @@ const web1 = "IgnoreUnknown=1;K8S_POD_NAMESPACE=shop;K8S_POD_NAME=web-1;K8S_POD_
 
 func TestAddRetriedAddDelDel(t *testing.T) {
 	r := newRig(t)
-	add := r.run("ADD", r.conf("1.0.0", `,"setMAC":true`), "c1", web1)
+	add := r.run("ADD", r.conf("1.0.0", ""), "c1", web1)
 	if add.status != 0 {
 		t.Fatalf("ADD: %s", add.raw)
 	}
-	want := `{"cniVersion":"1.0.0","ips":[{"address":"192.0.2.10/24","gateway":"192.0.2.1"}],"routes":[{"dst":"0.0.0.0/0","gw":"192.0.2.1"}],"dns":{}}` + "\n"
-	if add.raw != want {
-		t.Errorf("ADD result\n got %s\nwant %s", add.raw, want)
+	want := `{"cniVersion":"1.0.0","dns":{},"ips":[{"address":"192.0.2.10/24","gateway":"192.0.2.1"}],"routes":[{"dst":"0.0.0.0/0","gw":"192.0.2.1"}]}`
+	if add.compact != want {
+		t.Errorf("ADD result\n got %s\nwant %s", add.compact, want)
 	}
-	if r.links.macs["/var/run/netns/p1/eth0"] != "02:aa:00:00:00:01" {
-		t.Errorf("setMAC: %v", r.links.macs)
+	if r.links.sets != 0 || len(r.links.guarded) != 0 {
+		t.Errorf("the IPAM half neither sets the MAC nor probes (the chained entry does): %+v", r.links)
 	}
 	a := r.svc.bound["pod-1"]
 	if a.K8SApiResourceName != "web" || a.K8SApiResourceID != "deploy-1" || a.K8SApiResourceKind != kube.KindDeployment {
 		t.Errorf("required for %+v", a)
 	}
 	kubeCalls := r.kube.requests
-	again := r.run("ADD", r.conf("1.0.0", `,"setMAC":true`), "c1", web1)
-	if again.raw != want || r.kube.requests != kubeCalls {
+	again := r.run("ADD", r.conf("1.0.0", ""), "c1", web1)
+	if again.compact != want || r.kube.requests != kubeCalls {
 		t.Errorf("retried ADD: %s (kube requests %d -> %d)", again.raw, kubeCalls, r.kube.requests)
 	}
-	if check := r.run("CHECK", withPrev(r.conf("1.0.0", `,"setMAC":true`), add.raw), "c1", web1); check.status != 0 {
+	if check := r.run("CHECK", withPrev(r.conf("1.0.0", ""), add.raw), "c1", web1); check.status != 0 {
 		t.Errorf("CHECK: %s", check.raw)
 	}
 	if del := r.run("DEL", r.conf("1.0.0", ""), "c1", web1); del.status != 0 || del.raw != "" {
@@ -277,7 +328,7 @@ func TestDelWhileServiceDownKeepsTheState(t *testing.T) {
 	}
 	r.svc.down = true
 	del := r.run("DEL", r.conf("0.4.0", `,"timeoutSeconds":0.3`), "c1", web1)
-	if del.code() != cnitypes.ErrTryAgainLater || !strings.Contains(del.raw, "stays bound") || !strings.Contains(del.raw, "IPResMgr Code 50") {
+	if del.code() != types.ErrTryAgainLater || !strings.Contains(del.raw, "stays bound") || !strings.Contains(del.raw, "IPResMgr Code 50") {
 		t.Fatalf("DEL while down: %s", del.raw)
 	}
 	if del.out["cniVersion"] != "0.4.0" {
@@ -344,23 +395,19 @@ func TestDelOfAnAddressNowBoundElsewhere(t *testing.T) {
 
 func TestCheck(t *testing.T) {
 	r := newRig(t)
-	conf := r.conf("1.0.0", `,"setMAC":true`)
+	conf := r.conf("1.0.0", "")
 	add := r.run("ADD", conf, "c1", web1)
 	if check := r.run("CHECK", withPrev(conf, add.raw), "c1", web1); check.status != 0 {
 		t.Fatalf("CHECK: %s", check.raw)
 	}
-	r.links.macs["/var/run/netns/p1/eth0"] = "0a:58:00:00:00:99"
-	if check := r.run("CHECK", withPrev(conf, add.raw), "c1", web1); check.code() != cnitypes.ErrCheckFailed || !strings.Contains(check.raw, "MAC") {
-		t.Errorf("CHECK with another MAC: %s", check.raw)
-	}
 	delete(r.svc.bound, "pod-1")
-	if check := r.run("CHECK", withPrev(conf, add.raw), "c1", web1); check.code() != cnitypes.ErrCheckFailed || !strings.Contains(check.raw, "no longer holds") {
+	if check := r.run("CHECK", withPrev(conf, add.raw), "c1", web1); check.code() != ErrCheckFailed || !strings.Contains(check.raw, "no longer holds") {
 		t.Errorf("CHECK after a release: %s", check.raw)
 	}
-	if check := r.run("CHECK", conf, "c1", web1); check.code() != cnitypes.ErrInvalidNetworkConfig {
+	if check := r.run("CHECK", conf, "c1", web1); check.code() != types.ErrInvalidNetworkConfig {
 		t.Errorf("CHECK without prevResult: %s", check.raw)
 	}
-	if check := r.run("CHECK", withPrev(r.conf("0.3.1", ""), add.raw), "c1", web1); check.code() != cnitypes.ErrIncompatibleVersion {
+	if check := r.run("CHECK", withPrev(r.conf("0.3.1", ""), add.raw), "c1", web1); check.code() != types.ErrIncompatibleCNIVersion {
 		t.Errorf("CHECK on 0.3.1: %s", check.raw)
 	}
 }
@@ -369,7 +416,7 @@ func TestAddRefusals(t *testing.T) {
 	r := newRig(t)
 	cases := []struct {
 		name, stdin, args string
-		code              int
+		code              uint
 		text              string
 	}{
 		{"bare pod", r.conf("1.0.0", ""), "IgnoreUnknown=1;K8S_POD_NAMESPACE=shop;K8S_POD_NAME=debug", 101, "bare pod"},
@@ -377,9 +424,10 @@ func TestAddRefusals(t *testing.T) {
 		{"pod re-created", r.conf("1.0.0", ""), "K8S_POD_NAMESPACE=shop;K8S_POD_NAME=web-1;K8S_POD_UID=older", 3, "uid pod-1"},
 		{"pod gone", r.conf("1.0.0", ""), "K8S_POD_NAMESPACE=shop;K8S_POD_NAME=web-2", 3, "not found"},
 		{"no pod in CNI_ARGS", r.conf("1.0.0", ""), "", 4, "K8S_POD_NAMESPACE"},
-		{"unknown CNI_ARGS key", r.conf("1.0.0", ""), "K8S_POD_NAMESPACE=shop;K8S_POD_NAME=web-1;X=1", 4, `unknown key \"X\"`},
-		{"not JSON", "{", web1, 6, "not JSON"},
-		{"old version", strings.Replace(r.conf("1.0.0", ""), `"1.0.0"`, `"0.2.0"`, 1), web1, 1, "not supported"},
+		{"unknown CNI_ARGS key", r.conf("1.0.0", ""), "K8S_POD_NAMESPACE=shop;K8S_POD_NAME=web-1;X=1", 4, `unknown args`},
+		{"not JSON", "{", web1, 6, "unmarshal"},
+		{"old version", strings.Replace(r.conf("1.0.0", ""), `"1.0.0"`, `"0.2.0"`, 1), web1, 1, "incompatible CNI versions"},
+		{"setMAC", r.conf("1.0.0", `,"setMAC":true`), web1, 7, "after the main plugin"},
 		{"no ipam", `{"cniVersion":"1.0.0","name":"n","type":"bridge"}`, web1, 7, "no ipam section"},
 		{"unknown ipam key", r.conf("1.0.0", `,"macAddr":true`), web1, 2, `unknown key \"macAddr\"`},
 		{"token file missing", strings.Replace(r.conf("1.0.0", ""), filepath.Join(r.dir, "token"), "/nonexistent/token", 1), web1, 7, "tokenFile"},
@@ -391,13 +439,13 @@ func TestAddRefusals(t *testing.T) {
 		}
 	}
 	r.svc.down = true
-	if o := r.run("ADD", r.conf("1.0.0", `,"timeoutSeconds":0.3`), "c1", web1); o.code() != cnitypes.ErrTryAgainLater || !strings.Contains(o.raw, "IPResMgr Code 50") {
+	if o := r.run("ADD", r.conf("1.0.0", `,"timeoutSeconds":0.3`), "c1", web1); o.code() != types.ErrTryAgainLater || !strings.Contains(o.raw, "IPResMgr Code 50") {
 		t.Errorf("ADD while IPResMgr answers 50: %s", o.raw)
 	}
-	if o := r.run("ADD", r.conf("1.0.0", ""), "../c1", web1); o.code() != cnitypes.ErrInvalidEnvironment {
+	if o := r.run("ADD", r.conf("1.0.0", ""), "../c1", web1); o.code() != types.ErrInvalidEnvironmentVariables {
 		t.Errorf("bad container id: %s", o.raw)
 	}
-	if o := r.run("NOPE", r.conf("1.0.0", ""), "c1", web1); o.code() != cnitypes.ErrInvalidEnvironment {
+	if o := r.run("NOPE", r.conf("1.0.0", ""), "c1", web1); o.code() != types.ErrInvalidEnvironmentVariables {
 		t.Errorf("unknown command: %s", o.raw)
 	}
 }
@@ -405,7 +453,7 @@ func TestAddRefusals(t *testing.T) {
 func TestVersionCommand(t *testing.T) {
 	r := newRig(t)
 	o := r.run("VERSION", `{"cniVersion":"0.4.0"}`, "", "")
-	if o.status != 0 || o.out["cniVersion"] != "0.4.0" || len(o.out["supportedVersions"].([]interface{})) != 4 {
+	if o.status != 0 || o.compact != `{"cniVersion":"1.0.0","supportedVersions":["0.3.0","0.3.1","0.4.0","1.0.0"]}` {
 		t.Errorf("%s", o.raw)
 	}
 }
@@ -415,13 +463,17 @@ const bridgeResult = `{"cniVersion":"1.0.0","interfaces":[{"name":"br0","mac":"a
 {"name":"veth1234","mac":"aa:bb:cc:00:00:02"},{"name":"eth0","mac":"0a:58:00:00:00:01","sandbox":"/var/run/netns/p1"}],
 "ips":[{"interface":2,"address":"192.0.2.10/24","gateway":"192.0.2.1"}],"routes":[{"dst":"0.0.0.0/0","gw":"192.0.2.1"}],"dns":{}}`
 
-func TestChainedSetsAndReportsTheMAC(t *testing.T) {
+func (r *rig) chained(prevResult string) string {
+	return fmt.Sprintf(`{"cniVersion":"1.0.0","name":"underlay","type":"ipresmgr-ipam","stateDir":%q,"prevResult":%s}`,
+		filepath.Join(r.dir, "state"), prevResult)
+}
+
+func TestChainedSetsTheMACProbesAndReports(t *testing.T) {
 	r := newRig(t)
-	if add := r.run("ADD", r.conf("1.0.0", ""), "c1", web1); add.status != 0 {
+	if add := r.run("ADD", r.conf("1.0.0", `,"conflictProbeMillis":120`), "c1", web1); add.status != 0 {
 		t.Fatal(add.raw)
 	}
-	chained := fmt.Sprintf(`{"cniVersion":"1.0.0","name":"underlay","type":"ipresmgr-ipam","stateDir":%q,"prevResult":%s}`,
-		filepath.Join(r.dir, "state"), bridgeResult)
+	chained := r.chained(bridgeResult)
 	o := r.run("ADD", chained, "c1", web1)
 	if o.status != 0 {
 		t.Fatalf("chained ADD: %s", o.raw)
@@ -436,22 +488,75 @@ func TestChainedSetsAndReportsTheMAC(t *testing.T) {
 	if r.links.macs["/var/run/netns/p1/eth0"] != "02:aa:00:00:00:01" {
 		t.Errorf("the MAC was not set: %v", r.links.macs)
 	}
+	if strings.Join(r.links.guarded, ",") != "192.0.2.10/120ms" {
+		t.Errorf("the address is probed for the ipam section's conflictProbeMillis: %v", r.links.guarded)
+	}
 	checked := strings.Replace(chained, bridgeResult, o.raw, 1)
 	if c := r.run("CHECK", checked, "c1", web1); c.status != 0 {
 		t.Errorf("chained CHECK: %s", c.raw)
 	}
 	r.links.macs["/var/run/netns/p1/eth0"] = "0a:58:00:00:00:01"
-	if c := r.run("CHECK", checked, "c1", web1); c.code() != cnitypes.ErrCheckFailed {
+	if c := r.run("CHECK", checked, "c1", web1); c.code() != ErrCheckFailed {
 		t.Errorf("chained CHECK with another MAC: %s", c.raw)
 	}
 	if d := r.run("DEL", chained, "c1", web1); d.status != 0 || len(r.svc.bound) != 1 {
 		t.Errorf("chained DEL does nothing (the IPAM DEL releases): %s", d.raw)
 	}
-	if o := r.run("ADD", chained, "other-container", web1); o.code() != cnitypes.ErrInvalidNetworkConfig || !strings.Contains(o.raw, "no ipresmgr-ipam state") {
+	if o := r.run("ADD", chained, "other-container", web1); o.code() != types.ErrInvalidNetworkConfig || !strings.Contains(o.raw, "no ipresmgr-ipam state") {
 		t.Errorf("chained without an IPAM ADD before: %s", o.raw)
 	}
-	if o := r.run("ADD", `{"cniVersion":"1.0.0","name":"underlay","type":"ipresmgr-ipam"}`, "c1", web1); o.code() != cnitypes.ErrInvalidNetworkConfig {
+	if o := r.run("ADD", `{"cniVersion":"1.0.0","name":"underlay","type":"ipresmgr-ipam"}`, "c1", web1); o.code() != types.ErrInvalidNetworkConfig {
 		t.Errorf("chained without prevResult: %s", o.raw)
+	}
+}
+
+func TestChainedProbeOff(t *testing.T) {
+	r := newRig(t)
+	if add := r.run("ADD", r.conf("0.4.0", `,"conflictProbeMillis":0`), "c1", web1); add.status != 0 {
+		t.Fatal(add.raw)
+	}
+	if o := r.run("ADD", r.chained(bridgeResult), "c1", web1); o.status != 0 || len(r.links.guarded) != 0 {
+		t.Errorf("conflictProbeMillis 0: no probe: %s %v", o.raw, r.links.guarded)
+	}
+}
+
+func TestChainedConflictQuarantines(t *testing.T) {
+	r := newRig(t)
+	if add := r.run("ADD", r.conf("1.0.0", ""), "c1", web1); add.status != 0 {
+		t.Fatal(add.raw)
+	}
+	r.links.answered["192.0.2.10"] = "52:54:00:12:34:56"
+	o := r.run("ADD", r.chained(bridgeResult), "c1", web1)
+	if o.code() != ErrAddressInUse || !strings.Contains(o.raw, "192.0.2.10 is in use on the wire by 52:54:00:12:34:56") ||
+		!strings.Contains(o.raw, "quarantined") {
+		t.Fatalf("ADD must fail naming the address and the MAC: %s", o.raw)
+	}
+	if r.svc.quarantined["192.0.2.10"] != "52:54:00:12:34:56" || len(r.svc.bound) != 0 {
+		t.Errorf("released with Conflict and ConflictMacAddr: %v %v", r.svc.quarantined, r.svc.bound)
+	}
+	if _, err := os.Stat(filepath.Join(r.dir, "state", "underlay", "c1.eth0.json")); !os.IsNotExist(err) {
+		t.Errorf("the binding is over, so is its state: %v", err)
+	}
+	// The runtime's DEL, then its retried ADD: another address, which the probe finds free.
+	if del := r.run("DEL", r.conf("1.0.0", ""), "c1", web1); del.status != 0 {
+		t.Fatalf("DEL after the failed ADD: %s", del.raw)
+	}
+	add := r.run("ADD", r.conf("1.0.0", ""), "c1", web1)
+	if add.status != 0 || strings.Contains(add.raw, "192.0.2.10/") {
+		t.Fatalf("the retried ADD gets another address: %s", add.raw)
+	}
+	if o := r.run("ADD", r.chained(bridgeResult), "c1", web1); o.status != 0 {
+		t.Errorf("the retried chained ADD: %s", o.raw)
+	}
+	// IPResMgr down while reporting the conflict: the ADD fails all the same, saying why.
+	r2 := newRig(t)
+	if add := r2.run("ADD", r2.conf("1.0.0", `,"timeoutSeconds":0.3`), "c1", web1); add.status != 0 {
+		t.Fatal(add.raw)
+	}
+	r2.links.answered["192.0.2.10"] = "52:54:00:12:34:56"
+	r2.svc.down = true
+	if o := r2.run("ADD", r2.chained(bridgeResult), "c1", web1); o.code() != types.ErrTryAgainLater || !strings.Contains(o.raw, "could not be quarantined") {
+		t.Errorf("conflict while IPResMgr is down: %s", o.raw)
 	}
 }
 
@@ -460,12 +565,12 @@ func reply(ip, cidr, gw, mac string) *service.Reply {
 }
 
 func TestBuildResult(t *testing.T) {
-	encode := func(res cnitypes.Result) string {
-		out, err := res.Encode("1.0.0")
+	encode := func(res *types100.Result) string {
+		out, err := json.Marshal(res)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return strings.TrimSpace(string(out))
+		return string(out)
 	}
 	res, mac, err := BuildResult(reply("2001:db8::10", "2001:db8::/64", "2001:db8::1", "02:00:00:00:00:01"), nil)
 	if err != nil || mac.String() != "02:00:00:00:00:01" ||
@@ -492,7 +597,7 @@ func TestBuildResult(t *testing.T) {
 	} {
 		if _, _, err := BuildResult(bad, nil); err == nil {
 			t.Errorf("%s: accepted", name)
-		} else if ToCNIError(err).Code != cnitypes.ErrServiceBase+99 {
+		} else if ToCNIError(err).Code != ErrServiceBase+99 {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
@@ -511,7 +616,7 @@ func TestToCNIError(t *testing.T) {
 		{&kube.Unsupported{Msg: "DaemonSet"}, 101, "DaemonSet"},
 		{&kube.Mismatch{Msg: "re-created"}, 3, "re-created"},
 		{&kube.APIError{Status: 403, Message: "forbidden"}, 100, "need get on pods"},
-		{cnitypes.Errorf(5, "disk"), 5, "disk"},
+		{types.NewError(5, "disk", ""), 5, "disk"},
 		{errors.New("surprise"), 999, "surprise"},
 	}
 	for _, c := range cases {

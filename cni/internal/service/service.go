@@ -17,7 +17,7 @@ import (
 	"strings"
 	"time"
 
-	"ipresmgr.local/cni/internal/cnitypes"
+	"github.com/containernetworking/cni/pkg/types"
 	"ipresmgr.local/cni/internal/httperr"
 	"ipresmgr.local/cni/internal/retry"
 )
@@ -48,6 +48,10 @@ type releaseRequest struct {
 	ReqID string `json:"ReqID"`
 	WorkloadRef
 	IP string `json:"IP"`
+	// Conflict: the address was found in use on the wire; IPResMgr quarantines it. Left out
+	// of an ordinary release (services older than quarantine ignore unknown keys anyway).
+	Conflict        bool   `json:"Conflict,omitempty"`
+	ConflictMacAddr string `json:"ConflictMacAddr,omitempty"`
 }
 
 // Reply is the answer to require or release; the address fields are empty for release.
@@ -127,7 +131,7 @@ func NewClient(baseURL, tokenFile, caFile string, requestTimeout time.Duration) 
 	if caFile != "" {
 		pem, err := os.ReadFile(caFile)
 		if err != nil {
-			return nil, fmt.Errorf("IPResMgr CA file: %v", err)
+			return nil, fmt.Errorf("IPResMgr CA file: %w", err)
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
@@ -155,7 +159,7 @@ func (c *Client) WithRetry(p retry.Policy) *Client {
 func (c *Client) token() (string, error) {
 	data, err := os.ReadFile(c.tokenFile)
 	if err != nil {
-		return "", fmt.Errorf("IPResMgr token file: %v", err)
+		return "", fmt.Errorf("IPResMgr token file: %w", err)
 	}
 	token := strings.TrimSpace(string(data))
 	if token == "" {
@@ -183,6 +187,21 @@ func (c *Client) Release(ctx context.Context, reqID string, ref WorkloadRef, ip 
 	var reply Reply
 	err := c.call(ctx, "release", reqID, http.MethodPost, "/v1/ip/release", releaseRequest{ReqID: reqID, WorkloadRef: ref, IP: ip}, &reply)
 	if err != nil {
+		return nil, err
+	}
+	if reply.Code != CodeSuccess {
+		return &reply, &Refused{Op: "release", ReqID: reply.ReqID, Code: reply.Code, Msg: reply.Msg}
+	}
+	return &reply, nil
+}
+
+// ReleaseConflict releases the pod's ip as found in use on the wire by conflictMAC (the MAC
+// that answered; "" if none was seen): IPResMgr ends the binding and quarantines the address,
+// out of every pool's rotation until an operator clears it (SPEC "Addresses in use on the wire").
+func (c *Client) ReleaseConflict(ctx context.Context, reqID string, ref WorkloadRef, ip, conflictMAC string) (*Reply, error) {
+	var reply Reply
+	body := releaseRequest{ReqID: reqID, WorkloadRef: ref, IP: ip, Conflict: true, ConflictMacAddr: conflictMAC}
+	if err := c.call(ctx, "release", reqID, http.MethodPost, "/v1/ip/release", body, &reply); err != nil {
 		return nil, err
 	}
 	if reply.Code != CodeSuccess {
@@ -249,7 +268,7 @@ func (c *Client) once(ctx context.Context, op, reqID, method, path string, body,
 	resp, err := c.http.Do(req)
 	if err != nil {
 		if httperr.TLSConfig(err) {
-			return cnitypes.Errorf(cnitypes.ErrInvalidNetworkConfig, "IPResMgr %s: %v (check serviceURL and serviceCAFile)", op, err)
+			return types.NewError(types.ErrInvalidNetworkConfig, fmt.Sprintf("IPResMgr %s: %v (check serviceURL and serviceCAFile)", op, err), "")
 		}
 		return &retry.Transient{Err: &Unavailable{Op: op, ReqID: reqID, Detail: err.Error()}}
 	}
@@ -271,7 +290,7 @@ func (c *Client) once(ctx context.Context, op, reqID, method, path string, body,
 		return &retry.Transient{Err: &Unavailable{Op: op, ReqID: reqID, Code: CodeUnavailable, Detail: env.Msg}}
 	}
 	if err := json.Unmarshal(data, out); err != nil {
-		return fmt.Errorf("IPResMgr %s: unexpected answer: %v", op, err)
+		return fmt.Errorf("IPResMgr %s: unexpected answer: %w", op, err)
 	}
 	return nil
 }

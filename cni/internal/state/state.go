@@ -31,6 +31,16 @@ type Entry struct {
 	MacAddr      string `json:"macAddr"`
 	Gateway      string `json:"gateway"`
 	CIDR         string `json:"cidr"`
+
+	// How the chained entry, which sees only its own conflist entry, guards the address and
+	// reports a conflict: the ipam section's probe time and IPResMgr's URL and credentials.
+	ProbeMillis    *int    `json:"probeMillis,omitempty"` // nil: a state file of an older plugin (the default)
+	ServiceURL     string  `json:"serviceURL,omitempty"`
+	TokenFile      string  `json:"tokenFile,omitempty"`
+	ServiceCAFile  string  `json:"serviceCAFile,omitempty"`
+	TimeoutSeconds float64 `json:"timeoutSeconds,omitempty"`
+	RequestSeconds float64 `json:"requestTimeoutSeconds,omitempty"`
+	LogFile        string  `json:"logFile,omitempty"` // the ipam section's: the chained entry logs there too
 }
 
 const suffix = ".json"
@@ -55,7 +65,7 @@ func (s Store) Load(network, containerID, ifName string) (*Entry, error) {
 	}
 	var entry Entry
 	if err := json.Unmarshal(data, &entry); err != nil {
-		return nil, fmt.Errorf("state file %s: %v", s.path(network, containerID, ifName), err)
+		return nil, fmt.Errorf("state file %s: %w", s.path(network, containerID, ifName), err)
 	}
 	return &entry, nil
 }

@@ -1,0 +1,3 @@
+package types020
+
+var SupportedVersions = supportedVersions
