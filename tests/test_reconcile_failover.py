@@ -167,6 +167,9 @@ def test_two_live_pods_on_one_address_are_a_conflict_even_when_the_database_agre
     (conflict,) = [f for f in printed["Findings"] if f["What"] == "address-conflict"]
     assert conflict["IP"] == ips["pod-a"] and sorted(conflict["K8SPodIDs"]) == ["pod-a", "pod-x"]
     assert "2 live pods show this address" in conflict["Why"]
+    assert conflict["K8SPodIDs"][-1] == "pod-x" and conflict["Why"].endswith(
+        "the database binds it to pod default/web-5d4f9c7b8-pod-x (pod-x)"
+    )
     assert (printed["Status"], printed["ExitCode"], printed["AddressConflicts"]) == ("conflicts", 3, 1)
     assert holder(ips["pod-a"]) == "pod-x"
 

@@ -338,9 +338,14 @@ def _find_lost_bindings(plan: Plan) -> None:
         subnet, ip, value = values[key]
         row = reserved.get(key)  # (address pk, lease pod, bound at, pool pk, idle since)
         if len(pods) > 1:
-            plan.conflicts.append(
-                _conflict(plan, subnet, ip, pods, f"{len(pods)} live pods show this address: " + _names(pods))
+            holder = row[1] if row is not None else None
+            pods = sorted(pods, key=lambda pod: pod.uid == holder)  # the database's holder last
+            why = f"{len(pods)} live pods show this address: {_names(pods)}; " + (
+                f"the database binds it to {pods[-1].text}"
+                if holder == pods[-1].uid
+                else "the database binds it to none of them"
             )
+            plan.conflicts.append(_conflict(plan, subnet, ip, pods, why))
             continue
         (pod,) = pods
         if row is not None and row[1] == pod.uid:

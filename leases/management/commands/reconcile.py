@@ -182,6 +182,8 @@ def _table(rows: list[dict]) -> list[str]:
     cells = [[header for header, _ in columns]]
     for row in rows:
         shown = {**row, "Since": row["Since"][:19].replace("T", " ")}
+        if len(row["IPs"]) > 1:  # a lost pool's addresses
+            shown["IP"] = ",".join(row["IPs"])
         cells.append([shown[key] or "-" for _, key in columns])
     # Every column but the last is padded to its widest cell.
     widths = [max(len(line[i]) for line in cells) for i in range(len(columns) - 1)]
