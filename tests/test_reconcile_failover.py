@@ -26,7 +26,7 @@ from pools import addressing
 from pools.choices import AdminAction, Kind
 from pools.models import Address, AuditEvent, Pool, Subnet, SubnetExclusion
 from tests.conftest import holder, make_subnet
-from tests.kube import deployment, job, kubectl_list, pod, replicaset, statefulset, write_json
+from tests.kube import FakeKubeAPI, cronjob, deployment, job, kubectl_list, pod, replicaset, statefulset, write_json
 from tests.reconcile_support import age, bind, consistent, reconcile, row_of
 
 
@@ -429,3 +429,28 @@ def test_ipv6_pod_addresses_are_matched_to_their_subnet(v1, tmp_path):
 
     assert code == 0, out
     assert holder(ips["pod-a"]) == "pod-a" and consistent()
+
+
+def test_lost_bindings_through_the_kubernetes_api_with_a_cronjobs_pod(v1, tmp_path):
+    """The official client against the stand-in API server, pages of two; a CronJob's pod (pod ->
+    Job -> CronJob) is matched to the CronJob's pool, as the CNI plugin resolves it."""
+    ips = bind(v1, ["pod-a", "pod-b", "pod-c"])
+    nightly_ips = bind(v1, ["job-pod"], name="nightly", kind=Kind.CRONJOB)
+    age()
+    lose_binding(ips["pod-b"])
+    lose_reservation(nightly_ips["job-pod"])
+    nightly = cronjob("nightly", parallelism=1)
+    run_of_nightly = job("nightly-29000000", parallelism=1, owner=nightly)
+    objects = [*web(ips), nightly, run_of_nightly, pod("job-pod", owner=run_of_nightly, ip=nightly_ips["job-pod"])]
+    api = FakeKubeAPI(objects).start()
+    try:
+        kubeconfig = api.kubeconfig(tmp_path / "kubeconfig")
+        code, out = reconcile("--kubeconfig", str(kubeconfig), "--page-size", "2", "--apply")
+    finally:
+        api.stop()
+
+    assert code == 0, out
+    assert holder(ips["pod-b"]) == "pod-b" and holder(nightly_ips["job-pod"]) == "job-pod"
+    assert "c1/default/CronJob/nightly" in row_of(out, "lost-binding", "job-pod")
+    assert ReconcileRun.objects.get().bindings_restored == 2
+    assert consistent()
