@@ -122,15 +122,15 @@ class ReconcileRunOut(serializers.Serializer):
     Status = serializers.ChoiceField(
         source="status",
         choices=ReconcileRun.Status.choices,
-        help_text="running; clean (nothing to change); leaks_found (findings to act on: a dry run, or lost pools "
-        "left standing); applied; conflicts (address conflicts found, whatever else was applied); error (see "
-        "Message).",
+        help_text="running; clean (nothing to change); leaks_found (findings to act on: a dry run, or lost "
+        "bindings or pools --apply left standing); applied; conflicts (address conflicts found, whatever else "
+        "was applied); error (see Message).",
     )
     ExitCode = serializers.IntegerField(
         source="exit_code",
         allow_null=True,
-        help_text="0 nothing found or applied, 1 findings to act on (a dry run; or lost pools left standing), "
-        "2 error, 3 address conflicts (wins over 1).",
+        help_text="0 nothing found or applied, 1 findings to act on (a dry run; or lost bindings or pools "
+        "--apply left standing), 2 error, 3 address conflicts (wins over 1).",
     )
     StartedAt = serializers.DateTimeField(source="started_at")
     FinishedAt = serializers.DateTimeField(source="finished_at", allow_null=True)

@@ -249,6 +249,8 @@ def test_an_address_bound_by_a_require_between_read_and_apply_is_not_taken(v1, t
     assert finding.action.startswith("skipped:") and "after the cluster was read" in finding.action
     run.refresh_from_db()
     assert (run.bindings_restored, run.report["changes_skipped"]) == (0, 1)
+    # Still lost (pod-a and pod-new now share the address): not "applied", act on it.
+    assert (run.status, run.exit_code) == ("leaks_found", 1)
     assert not restore_events().exists()
 
 
@@ -454,3 +456,21 @@ def test_lost_bindings_through_the_kubernetes_api_with_a_cronjobs_pod(v1, tmp_pa
     assert "c1/default/CronJob/nightly" in row_of(out, "lost-binding", "job-pod")
     assert ReconcileRun.objects.get().bindings_restored == 2
     assert consistent()
+
+
+def test_an_address_kept_by_the_workloads_released_pool_is_a_conflict(v1, tmp_path, settings):
+    settings.IPRESMGR_RELEASE_GRACE_SECONDS = 3600
+    ips = bind(v1, ["pod-a"], replicas=1)
+    lose_binding(ips["pod-a"])
+    assert v1.release_pool().json()["Code"] == 0  # the old pool keeps its idle address for the grace
+    assert v1.scale_pool(1).json()["Code"] == 20
+    make_subnet(subnet_id="subnet-b", cidr="10.0.4.0/24", gateway="10.0.4.1")
+    assert v1.create_pool(1, subnet_id="subnet-b", gateway="10.0.4.1").json()["Code"] == 0
+    age()
+    path = cluster(tmp_path, *web(ips, replicas=1))
+
+    code, out = reconcile("--from-json", path, "--apply")
+
+    assert code == 3, out
+    assert "reserved by the released pool c1/default/Deployment/web (idle)" in row_of(out, "address-conflict")
+    assert holder(ips["pod-a"]) is None

@@ -383,9 +383,12 @@ def _find_lost_bindings(plan: Plan) -> None:
             continue
         address_pk, other, bound_at, row_pool, idle_since = row
         if row_pool != pool_pk:
-            held_by = pool_text[row_pool][0]
+            held_by, _, _, held_by_state = pool_text[row_pool]
             state = f"bound to pod {other}, which is gone" if other else "idle"
-            why = f"the address is reserved by pool {held_by} ({state}), not by a pool of {workload}"
+            why = (
+                f"the address is reserved by the {held_by_state} pool {held_by} ({state}), "
+                f"not by {workload}'s active pool"
+            )
             plan.conflicts.append(_conflict(plan, subnet, ip, pods, why))
             continue
         if other is None and idle_since >= snapshot.read_at:
@@ -432,11 +435,11 @@ def _active_pools(cluster_id: str) -> dict[WorkloadKey, int]:
     return {(kind, ns, name): pk for pk, kind, ns, name in _keyset(pools, ("kind", "namespace", "name"))}
 
 
-def _pool_texts(pool_pks) -> dict[int, tuple[str, int, str]]:
-    """pool pk -> (its workload as text, its subnet's pk, its SubnetID)."""
-    fields = ("k8s_cluster_id", "namespace", "kind", "name", "subnet_id", "subnet__subnet_id")
+def _pool_texts(pool_pks) -> dict[int, tuple[str, int, str, str]]:
+    """pool pk -> (its workload as text, its subnet's pk, its SubnetID, its state)."""
+    fields = ("k8s_cluster_id", "namespace", "kind", "name", "subnet_id", "subnet__subnet_id", "state")
     rows = _chunked_dict(Pool.objects, pool_pks, fields)
-    return {pk: (str(Workload(*row[:4])), row[4], row[5]) for pk, row in rows.items()}
+    return {pk: (str(Workload(*row[:4])), row[4], row[5], row[6]) for pk, row in rows.items()}
 
 
 def _names(pods: list[PodAddresses]) -> str:

@@ -15,7 +15,7 @@ from django.utils import timezone
 from leases.models import ReconcileRun
 from leases.reconcile.apply import apply_plan
 from leases.reconcile.cluster import ClusterSnapshot, ReadError
-from leases.reconcile.compare import LOST_POOL, Finding, Plan, plan_changes
+from leases.reconcile.compare import LOST_BINDING, LOST_POOL, Finding, Plan, plan_changes
 from pools.models import Cluster, Pool
 
 # Exit codes (SPEC): nothing found, findings to act on in a dry run, an error, address conflicts
@@ -130,7 +130,16 @@ def finish_run(run: ReconcileRun, plan: Plan, options: Options) -> Outcome:
         f"pools re-created: {applied.pools_recreated}, skipped (each finding says why): {applied.skipped}, "
         f"failed: {applied.failed}"
     )
-    status = found or (Status.ERROR if applied.failed else Status.APPLIED)
+    # A lost binding or pool that could not be restored still risks a second owner: act on it.
+    still_lost = any(f.what in (LOST_BINDING, LOST_POOL) and f.action.startswith("skipped") for f in plan.changes)
+    if plan.conflicts:
+        status = Status.CONFLICTS
+    elif applied.failed:
+        status = Status.ERROR
+    elif found or still_lost:
+        status = Status.LEAKS_FOUND
+    else:
+        status = Status.APPLIED
     _finish(
         run,
         status,
