@@ -382,6 +382,10 @@ def _find_lost_bindings(plan: Plan) -> None:
                 plan.lost.append(_lost(plan, subnet, ip, pod, pool_pk, str(workload), ADDRESS_FREE, why))
             continue
         address_pk, other, bound_at, row_pool, idle_since = row
+        if row_pool not in pool_text:  # held out of every pool (quarantined, for one)
+            why = f"the address is reserved by no pool in subnet {subnet.subnet_id} (held out, quarantined?)"
+            plan.conflicts.append(_conflict(plan, subnet, ip, pods, why))
+            continue
         if row_pool != pool_pk:
             held_by, _, _, held_by_state = pool_text[row_pool]
             state = f"bound to pod {other}, which is gone" if other else "idle"
