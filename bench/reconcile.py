@@ -174,7 +174,8 @@ def set_up_database(args) -> list[tuple[str, str]]:
     # The failover: `lost` bindings of pods that stay live (not among the leaked ones) are gone
     # from the database; their addresses are idle again, since before the failover.
     leaked = _leaked_pods(args, [uid for uid, _ in pods])
-    lost = [uid for uid, _ in pods if uid not in leaked][1 :: max(1, len(pods) // max(1, args.lost))][: args.lost]
+    staying = [uid for uid, _ in pods if uid not in leaked]
+    lost = staying[1 :: max(1, len(staying) // max(1, args.lost))][: args.lost] if args.lost else []
     for start in range(0, len(lost), 5000):
         chunk = lost[start : start + 5000]
         addresses = list(Lease.objects.filter(pod_id__in=chunk).values_list("address_id", flat=True))

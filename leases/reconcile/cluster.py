@@ -45,7 +45,7 @@ REPLICAS_FIELD = {
 WorkloadKey = tuple[int, str, str]  # (Kind, namespace, name), as a pool names its workload
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per live pod with an address: kept small
 class PodAddresses:
     """A live pod's addresses as the cluster shows them, and the workload the pod belongs to (the
     top of its controller chain, as the CNI plugin resolves it: ReplicaSet -> Deployment,
@@ -56,11 +56,18 @@ class PodAddresses:
     name: str
     ips: tuple[str, ...]
     workload: WorkloadKey | None
-    created: datetime | None
+    created_text: str  # metadata.creationTimestamp, parsed only for a finding
 
     @property
     def text(self) -> str:
         return f"pod {self.namespace}/{self.name} ({self.uid})"
+
+    @property
+    def created(self) -> datetime | None:
+        try:
+            return datetime.fromisoformat(self.created_text.replace("Z", "+00:00")) if self.created_text else None
+        except ValueError:
+            return None
 
 
 class ReadError(Exception):
@@ -166,7 +173,7 @@ class SnapshotBuilder:
                 name=name,
                 ips=ips,
                 workload=self._workload_of(owner),
-                created=_timestamp(created),
+                created_text=created if isinstance(created, str) else "",
             )
             for uid, namespace, name, ips, owner, created in self._pods_with_ips
         ]
@@ -208,13 +215,6 @@ def _pod_ips(item: dict) -> tuple[str, ...]:
     if not ips and status.get("podIP"):
         ips = [status["podIP"]]
     return tuple(dict.fromkeys(ip for ip in ips if isinstance(ip, str) and ip))
-
-
-def _timestamp(text: str) -> datetime | None:
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
-    except ValueError:
-        return None
 
 
 def _text(metadata: dict, key: str, kind: str) -> str:

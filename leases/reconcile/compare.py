@@ -308,9 +308,9 @@ def _find_lost_bindings(plan: Plan) -> None:
     """Every live pod address in a managed subnet, against what the database holds for it."""
     snapshot, cutoff = plan.snapshot, plan.cutoff
     subnets = _ManagedSubnets()
-    # (subnet pk, ip key) -> the live pods that show that address
-    holders: dict[tuple[int, str], list[PodAddresses]] = {}
-    values: dict[tuple[int, str], tuple[Subnet, str, int]] = {}
+    # (subnet pk, address as an integer) -> the live pods that show that address
+    holders: dict[tuple[int, int], list[PodAddresses]] = {}
+    subnet_by_pk: dict[int, Subnet] = {}
     for pod in snapshot.pod_addresses:
         for text in pod.ips:
             try:
@@ -320,9 +320,8 @@ def _find_lost_bindings(plan: Plan) -> None:
             subnet = subnets.find(ip)
             if subnet is None:
                 continue  # not an address IPResMgr hands out
-            key = (subnet.pk, addressing.ip_key(ip))
-            holders.setdefault(key, []).append(pod)
-            values[key] = (subnet, str(ip), int(ip))
+            subnet_by_pk[subnet.pk] = subnet
+            holders.setdefault((subnet.pk, int(ip)), []).append(pod)
     plan.pod_addresses_checked = len(holders)
     if not holders:
         return
@@ -335,7 +334,8 @@ def _find_lost_bindings(plan: Plan) -> None:
     unresolved = young = 0
     lost_pools: dict[tuple[WorkloadKey, int], list[tuple[PodAddresses, str]]] = {}
     for key, pods in holders.items():
-        subnet, ip, value = values[key]
+        subnet, value = subnet_by_pk[key[0]], key[1]
+        ip = subnet_space.ip_text(subnet, value)
         row = reserved.get(key)  # (address pk, lease pod, bound at, pool pk, idle since)
         if len(pods) > 1:
             holder = row[1] if row is not None else None
@@ -419,18 +419,30 @@ def _find_lost_bindings(plan: Plan) -> None:
         )
 
 
-def _reserved_addresses(holders) -> dict[tuple[int, str], tuple]:
-    """(subnet pk, ip key) -> (address pk, lease pod or None, bound at, pool pk, idle since)."""
-    by_subnet: dict[int, list[str]] = {}
-    for subnet_pk, key in holders:
-        by_subnet.setdefault(subnet_pk, []).append(key)
+def _reserved_addresses(holders) -> dict[tuple[int, int], tuple]:
+    """(subnet pk, address) -> (address pk, lease pod or None, bound at, pool pk, idle since), for
+    the reserved addresses live pods show. Those bound to the one pod that shows them (nearly all,
+    in a healthy cluster) are as they should be: dropped from `holders`, their details not read."""
+    by_subnet: dict[int, list[int]] = {}
+    for subnet_pk, value in holders:
+        by_subnet.setdefault(subnet_pk, []).append(value)
     found = {}
     fields = ("ip_key", "lease__pod_id", "lease__bound_at", "pool_id", "idle_since")
-    for subnet_pk, keys in by_subnet.items():
-        for start in range(0, len(keys), CHUNK):
-            rows = Address.objects.filter(subnet_id=subnet_pk, ip_key__in=keys[start : start + CHUNK])
-            for pk, ip_key, pod_id, bound_at, pool_pk, idle_since in rows.values_list("pk", *fields):
-                found[(subnet_pk, ip_key)] = (pk, pod_id, bound_at, pool_pk, idle_since)
+    for subnet_pk, values in by_subnet.items():
+        for start in range(0, len(values), CHUNK):
+            keys = [addressing.ip_key(value) for value in values[start : start + CHUNK]]
+            rows = Address.objects.filter(subnet_id=subnet_pk, ip_key__in=keys)
+            odd = []
+            for pk, ip_key, pod_id in rows.values_list("pk", "ip_key", "lease__pod_id"):
+                pods = holders[(subnet_pk, int(ip_key, 16))]
+                if len(pods) == 1 and pods[0].uid == pod_id:
+                    del holders[(subnet_pk, int(ip_key, 16))]
+                else:
+                    odd.append(pk)
+            for pk, ip_key, pod_id, bound_at, pool_pk, idle_since in (
+                Address.objects.filter(pk__in=odd).values_list("pk", *fields) if odd else ()
+            ):
+                found[(subnet_pk, int(ip_key, 16))] = (pk, pod_id, bound_at, pool_pk, idle_since)
     return found
 
 
