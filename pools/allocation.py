@@ -149,6 +149,11 @@ def reserve_ip_locked(*, pool: Pool, ip: str, now, idle: bool = True) -> Address
     key = addressing.ip_key(value)
     if Address.objects.filter(subnet=subnet, ip_key=key).exists():
         raise ServiceError(Code.ADDRESS_CONFLICT, f"IP: {ip} is reserved already; nothing reserved")
+    # Under the subnet's lock, as quarantining takes it: another host answers for this address.
+    if QuarantinedAddress.objects.filter(subnet=subnet, ip_key=key).exists():
+        raise ServiceError(
+            Code.ADDRESS_CONFLICT, f"IP: {ip} is quarantined in subnet {subnet.subnet_id}; nothing reserved"
+        )
     address = Address.objects.create(
         subnet=subnet,
         net_regional_id=subnet.net_regional_id,

@@ -24,7 +24,7 @@ from leases.reconcile.metrics import ReconcileCollector
 from leases.reconcile.run import Options, finish_run, start_run
 from pools import addressing
 from pools.choices import AdminAction, Kind
-from pools.models import Address, AuditEvent, Pool, Subnet, SubnetExclusion
+from pools.models import Address, AuditEvent, Pool, QuarantinedAddress, Subnet, SubnetExclusion
 from tests.conftest import holder, make_subnet
 from tests.kube import FakeKubeAPI, cronjob, deployment, job, kubectl_list, pod, replicaset, statefulset, write_json
 from tests.reconcile_support import age, bind, consistent, reconcile, row_of
@@ -229,6 +229,28 @@ def test_an_excluded_address_a_pod_shows_is_a_conflict_not_bound(v1, subnet, tmp
     for pod_id in ("pod-z", "pod-gw"):
         assert "excluded from subnet subnet-a" in row_of(out, "address-conflict", pod_id)
     assert not Address.objects.filter(ip__in=["10.0.3.205", "10.0.3.1"]).exists()
+
+
+def test_a_quarantined_address_a_pod_shows_is_a_conflict_never_bound_back(v1, tmp_path):
+    ips = bind(v1, ["pod-a", "pod-b"], replicas=2)
+    body = {
+        **v1.workload(),
+        "K8SPodID": "pod-a",
+        "IP": ips["pod-a"],
+        "Conflict": True,
+        "ConflictMacAddr": "52:54:00:ab:cd:ef",
+    }
+    assert v1.post("/v1/ip/release", body).json()["Code"] == 0
+    assert QuarantinedAddress.objects.filter(ip=ips["pod-a"]).exists()
+    age()
+    path = cluster(tmp_path, *web(ips, replicas=2))  # the pod still shows the address it lost
+
+    code, out = reconcile("--from-json", path, "--apply")
+
+    assert code == 3, out
+    assert "quarantined in subnet subnet-a" in row_of(out, "address-conflict", "pod-a")
+    assert holder(ips["pod-a"]) is None and not Address.objects.filter(ip=ips["pod-a"]).exists()
+    assert not restore_events().exists() and consistent()
 
 
 def test_an_address_bound_by_a_require_between_read_and_apply_is_not_taken(v1, tmp_path):

@@ -18,7 +18,7 @@ from leases.reconcile.cluster import ClusterSnapshot, PodAddresses, WorkloadKey,
 from pools import addressing, subnet_space
 from pools.choices import Kind
 from pools.domain import Workload
-from pools.models import Address, Pool, Subnet
+from pools.models import Address, Pool, QuarantinedAddress, Subnet
 
 CHUNK = 2000
 
@@ -326,6 +326,7 @@ def _find_lost_bindings(plan: Plan) -> None:
     if not holders:
         return
     reserved = _reserved_addresses(holders)
+    quarantined = _quarantined_addresses(key for key in holders if key not in reserved)
     active_pools = _active_pools(plan.cluster_id)
     pool_text = _pool_texts({row[3] for row in reserved.values() if row[3] is not None} | set(active_pools.values()))
     leaked_by_address = {f.address_pk: f for f in plan.leaked}
@@ -369,7 +370,13 @@ def _find_lost_bindings(plan: Plan) -> None:
         workload = Workload(plan.cluster_id, pod.workload[1], pod.workload[0], pod.workload[2])
         pool_pk = active_pools.get(pod.workload)
         if row is None:
-            if not _handed_out(subnet, value, blocked):
+            if key in quarantined:
+                why = (
+                    f"the address is quarantined in subnet {subnet.subnet_id}: another host answered for it "
+                    "(manage.py list_quarantine)"
+                )
+                plan.conflicts.append(_conflict(plan, subnet, ip, pods, why))
+            elif not _handed_out(subnet, value, blocked):
                 why = f"the address is excluded from subnet {subnet.subnet_id} (or its gateway): never handed out"
                 plan.conflicts.append(_conflict(plan, subnet, ip, pods, why))
             elif pool_pk is None:
@@ -417,6 +424,20 @@ def _find_lost_bindings(plan: Plan) -> None:
         plan.warnings.append(
             f"{young} addresses live pods show went idle after the cluster was read: left alone (run again)"
         )
+
+
+def _quarantined_addresses(keys) -> set[tuple[int, int]]:
+    """The (subnet pk, address) pairs among `keys` that are quarantined: never to be bound back."""
+    by_subnet: dict[int, list[int]] = {}
+    for subnet_pk, value in keys:
+        by_subnet.setdefault(subnet_pk, []).append(value)
+    found = set()
+    for subnet_pk, values in by_subnet.items():
+        for start in range(0, len(values), CHUNK):
+            ip_keys = [addressing.ip_key(value) for value in values[start : start + CHUNK]]
+            rows = QuarantinedAddress.objects.filter(subnet_id=subnet_pk, ip_key__in=ip_keys)
+            found.update((subnet_pk, int(ip_key, 16)) for ip_key in rows.values_list("ip_key", flat=True))
+    return found
 
 
 def _reserved_addresses(holders) -> dict[tuple[int, int], tuple]:
