@@ -13,7 +13,9 @@ skips the fill when the tables already hold that many rows.
 Then it times, in this process, what each path answers (the collectors and the text, as the view
 does), `--repeat` times (median and max): /metrics/instance, /metrics/database with the default
 IPRESMGR_METRICS_POOLS=full, with `all` (the series of every pool, as before), and the series
-count of each."""
+count of each. `--app-root DIR` times that checkout's /metrics instead (e.g. the version before this
+split: `git archive <commit> | tar -x -C DIR`), with the statement timeout raised so it finishes.
+Run from a quiet machine if you can; this one is shared (docs/benchmarks.md says so with the figures)."""
 
 from __future__ import annotations
 
@@ -117,28 +119,30 @@ def fill(url: str, pools: int, addresses: int, subnets: int) -> float:
     return time.perf_counter() - started
 
 
-def measure(repeat: int) -> list[tuple[str, float, float, int]]:
+def measure(repeat: int, app_root: str | None) -> list[tuple[str, float, float, int]]:
     import django
 
     django.setup()
     from django.conf import settings
-    from django.db import connection, reset_queries
+    from django.db import connection
     from prometheus_client import generate_latest
 
     from ipresmgr_site.metrics import scrape_registry
 
-    rows = []
-    for label, scope, pools in (
+    variants = (
         ("/metrics/instance", "instance", "full"),
         ("/metrics/database, IPRESMGR_METRICS_POOLS=full", "database", "full"),
-        ("/metrics/database, IPRESMGR_METRICS_POOLS=all (every pool, as before)", "database", "all"),
-    ):
+        ("/metrics/database, IPRESMGR_METRICS_POOLS=all", "database", "all"),
+    )
+    if app_root:
+        variants = ((f"/metrics of {app_root}", None, "all"),)
+    rows = []
+    for label, scope, pools in variants:
         settings.IPRESMGR_METRICS_POOLS = pools
         times, text = [], b""
         for _ in range(repeat):
-            reset_queries()
             started = time.perf_counter()
-            text = generate_latest(scrape_registry(scope))
+            text = generate_latest(scrape_registry() if scope is None else scrape_registry(scope))
             times.append(time.perf_counter() - started)
         series = sum(1 for line in text.decode().splitlines() if line and not line.startswith("#"))
         rows.append((label, statistics.median(times), max(times), series))
@@ -153,18 +157,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--addresses", type=int, default=1_000_000)
     parser.add_argument("--subnets", type=int, default=20)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--app-root", help="time this checkout's /metrics (an older version) instead")
     args = parser.parse_args(argv)
     env = setup_database(args.database_url, args.subnets)
     os.environ.update({"DATABASE_URL": env["DATABASE_URL"], "IPRESMGR_SECRET_KEY": "bench-only"})
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ipresmgr_site.settings")
     sys.path.insert(0, str(ROOT))
+    if args.app_root:
+        sys.path.insert(0, str(Path(args.app_root).resolve()))
+        os.environ["IPRESMGR_DB_STATEMENT_TIMEOUT_MS"] = "600000"
     filled = fill(args.database_url, args.pools, args.addresses, args.subnets)
     per_pool = args.addresses // args.pools
     print(f"{args.pools} active pools, {args.pools * per_pool} addresses, {args.subnets} subnets", end="")
     print(f" (filled in {filled:.0f} s)" if filled else " (already filled)")
     print(f"{'path':<72} {'median':>9} {'max':>9} {'series':>8}")
-    for label, median, worst, series in measure(args.repeat):
-        print(f"{label:<72} {median * 1000:>7.0f}ms {worst * 1000:>7.0f}ms {series:>8}")
+    for label, median, worst, series in measure(args.repeat, args.app_root):
+        print(f"{label:<72} {median * 1000:>7.0f}ms {worst * 1000:>7.0f}ms {series:>8}", flush=True)
     return 0
 
 

@@ -124,15 +124,15 @@ def test_metrics_gauges_cost_the_same_queries_for_one_pool_or_many(
 ):
     settings.IPRESMGR_METRICS_POOLS = pools
     v1.create_pool(1)
-    # subnets, their exclusions, the exported pools, the pool counts; the reconcile runs' gauges
-    # (clusters, last runs)
-    with django_assert_max_num_queries(4 + 2):
+    # subnets, their exclusions, their reserved and idle addresses, the exported pools, the pool
+    # counts; the reconcile runs' gauges (clusters, last runs)
+    with django_assert_max_num_queries(6 + 2):
         samples(client.get("/metrics"))
     make_subnet("subnet-b", "10.0.4.0/24", "10.0.4.1")
     for n in range(30):
         subnet, gateway = ("subnet-b", "10.0.4.1") if n % 2 else (SUBNET, GATEWAY)
         assert v1.create_pool(2, name=f"w{n}", subnet_id=subnet, gateway=gateway).json()["Code"] == 0
-    with django_assert_max_num_queries(4 + 2):
+    with django_assert_max_num_queries(6 + 2):
         figures = samples(client.get("/metrics"))
     assert sum(1 for key in figures if key[0] == "ipresmgr_pool_target") == (31 if pools == "all" else 0)
     assert figures[("ipresmgr_pools_active", ())] == 31
