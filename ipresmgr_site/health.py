@@ -1,4 +1,5 @@
-"""/healthz, /readyz and /metrics: answered by the first middleware, ahead of the host check, the
+"""/healthz, /readyz and /metrics (with its halves /metrics/instance and /metrics/database, see
+ipresmgr_site/metrics.py): answered by the first middleware, ahead of the host check, the
 HTTPS redirect, sessions and CSRF, because kubelet probes come with the pod's IP as Host and over
 plain HTTP. None of them needs a token (but /metrics may: IPRESMGR_METRICS_TOKEN), none is audited,
 none is counted as a /v1 call.
@@ -84,17 +85,23 @@ def readyz(request: HttpRequest) -> HttpResponse:
     return _no_store(JsonResponse({"status": "ready", "version": __version__}))
 
 
-def metrics(request: HttpRequest) -> HttpResponse:
+def metrics(request: HttpRequest, scope: str = "all") -> HttpResponse:
     from ipresmgr_site.metrics import metrics_page
 
-    return _no_store(metrics_page(request))
+    return _no_store(metrics_page(request, scope))
 
 
-OPS_ENDPOINTS = {"/healthz": healthz, "/readyz": readyz, "/metrics": metrics}
+OPS_ENDPOINTS = {
+    "/healthz": healthz,
+    "/readyz": readyz,
+    "/metrics": metrics,  # both of the below: one instance
+    "/metrics/instance": lambda request: metrics(request, "instance"),  # this instance's calls: scrape every pod
+    "/metrics/database": lambda request: metrics(request, "database"),  # the database's figures: scrape once
+}
 
 
 class OpsEndpointsMiddleware:
-    """Outermost: answers the three operations endpoints before anything else runs."""
+    """Outermost: answers the operations endpoints before anything else runs."""
 
     def __init__(self, get_response):
         self.get_response = get_response

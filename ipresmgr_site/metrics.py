@@ -7,8 +7,13 @@ there, and a scrape, whichever worker answers it, reads them all), empties it at
 a worker dead when it exits. Without that variable (tests, the demo) the values live in the one
 process.
 
-The database figures (per subnet, per active pool) are gauges read from the database at each
-scrape, by `database_figures()`: three queries whatever the number of pools."""
+The database figures (per subnet, the pools near full, the reconcile runs) are gauges read from the
+database at each scrape, by `database_figures()`: a few queries whatever the number of pools. They
+are the same whichever instance answers, so they have a path of their own: /metrics/instance is
+this instance's calls (every pod is scraped), /metrics/database the database's figures (scraped
+once, through the Service), /metrics both (one instance, the demo). Per-pool series are bounded:
+by default only the pools with no idle address left (IPRESMGR_METRICS_POOLS), at most
+IPRESMGR_METRICS_POOL_SERIES_MAX of them; ipresmgr_pools_active and ipresmgr_pools_full count all."""
 
 from __future__ import annotations
 
@@ -98,37 +103,83 @@ class PoolFigures:
     bound: int
 
 
-def database_figures() -> tuple[list[SubnetFigures], list[PoolFigures]]:
-    """Every subnet's capacity, reserved and bound addresses; every active pool's target,
-    reserved and bound addresses. One aggregate query each (and one for the subnets' exclusions,
-    which capacity needs), whatever the number of pools."""
-    from django.db.models import Count, OuterRef, Q
+@dataclass(frozen=True)
+class PoolCounts:
+    active: int
+    full: int  # active pools with a target and no idle address
 
-    from pools.models import Pool, Subnet
-    from pools.selectors import quarantined_count
+
+def database_figures() -> tuple[list[SubnetFigures], list[PoolFigures]]:
+    """Every subnet's capacity, reserved and bound addresses; the exported pools' target, reserved
+    and bound addresses (`exported_pools`). A few aggregate queries whatever the number of pools,
+    none of which reads every address: a subnet's reserved addresses are the sum of its pools'
+    reserved_count (kept equal to their Address rows), its bound ones those less the idle ones,
+    which the partial index of the idle queue counts; quarantined ones counted from their own table."""
+    from django.db.models import Count, Sum
+
+    from pools.models import Address, Pool, QuarantinedAddress, Subnet
     from pools.subnet_space import capacity
 
-    bound = Q(addresses__idle_since__isnull=True)  # an address in use has no place in the idle queue
+    reserved = dict(Pool.objects.order_by().values_list("subnet_id").annotate(Sum("reserved_count")))
+    idle = dict(
+        Address.objects.filter(idle_since__isnull=False).order_by().values_list("pool__subnet_id").annotate(Count("id"))
+    )
+    quarantined = dict(QuarantinedAddress.objects.order_by().values_list("subnet_id").annotate(Count("id")))
     subnets = [
-        SubnetFigures(s.net_regional_id, s.subnet_id, capacity(s), s.n_reserved, s.n_bound, s.n_quarantined)
-        for s in Subnet.objects.annotate(
-            n_reserved=Count("addresses"),
-            n_bound=Count("addresses", filter=bound),
-            n_quarantined=quarantined_count(OuterRef("pk")),
+        SubnetFigures(
+            s.net_regional_id,
+            s.subnet_id,
+            capacity(s),
+            reserved.get(s.pk, 0),
+            reserved.get(s.pk, 0) - idle.get(s.pk, 0),
+            quarantined.get(s.pk, 0),
         )
-        .prefetch_related("exclusions")
-        .order_by("subnet_id")
+        for s in Subnet.objects.prefetch_related("exclusions").order_by("subnet_id")
     ]
-    pools = [
-        PoolFigures(*row)
-        for row in Pool.objects.active()
+    return subnets, exported_pools()
+
+
+def _full_pool():
+    """True for an active pool with a target and no idle address (the partial index of the idle
+    queue answers it without counting the pool's addresses)."""
+    from django.db.models import Exists, OuterRef, Q
+
+    from pools.models import Address
+
+    idle = Address.objects.filter(pool=OuterRef("pk"), idle_since__isnull=False)
+    return Q(target__gt=0) & ~Exists(idle)
+
+
+def exported_pools() -> list[PoolFigures]:
+    """The pools that get series (settings.IPRESMGR_METRICS_POOLS), fullest first, at most
+    IPRESMGR_METRICS_POOL_SERIES_MAX of them."""
+    from django.db.models import Count, F, Q
+
+    from pools.models import Pool
+
+    selection, limit = settings.IPRESMGR_METRICS_POOLS, settings.IPRESMGR_METRICS_POOL_SERIES_MAX
+    columns = ("k8s_cluster_id", "namespace", "kind", "name", "subnet__subnet_id", "target", "reserved_count")
+    if selection == "none" or limit <= 0:
+        return []
+    if selection == "full":  # every address bound: bound == reserved
+        rows = Pool.objects.active().filter(_full_pool()).order_by("k8s_cluster_id", "namespace", "kind", "name")
+        return [PoolFigures(*row, row[-1]) for row in rows.values_list(*columns)[:limit]]
+    bound = Q(addresses__idle_since__isnull=True)
+    rows = (
+        Pool.objects.active()
         .annotate(n_bound=Count("addresses", filter=bound))
-        .order_by()
-        .values_list(
-            "k8s_cluster_id", "namespace", "kind", "name", "subnet__subnet_id", "target", "reserved_count", "n_bound"
-        )
-    ]
-    return subnets, pools
+        .order_by(F("reserved_count") - F("n_bound"), "k8s_cluster_id", "namespace", "kind", "name")
+    )
+    return [PoolFigures(*row) for row in rows.values_list(*columns, "n_bound")[:limit]]
+
+
+def pool_counts() -> PoolCounts:
+    from django.db.models import Count
+
+    from pools.models import Pool
+
+    counts = Pool.objects.active().aggregate(active=Count("pk"), full=Count("pk", filter=_full_pool()))
+    return PoolCounts(active=counts["active"], full=counts["full"])
 
 
 class DatabaseCollector:
@@ -138,6 +189,7 @@ class DatabaseCollector:
         up = GaugeMetricFamily("ipresmgr_database_up", "1 when this scrape could read the database figures.")
         try:
             subnets, pools = database_figures()
+            counts = pool_counts()
         except DatabaseError as exc:
             log.warning("metrics: database figures unavailable: %s", str(exc).splitlines()[0] if str(exc) else exc)
             up.add_metric([], 0)
@@ -166,7 +218,7 @@ class DatabaseCollector:
         pool_families = {
             name: GaugeMetricFamily(f"ipresmgr_pool_{name}", text, labels=pool_labels)
             for name, text in (
-                ("target", "Target (replica count) of the active pool."),
+                ("target", "Target (replica count) of the active pool (only pools IPRESMGR_METRICS_POOLS selects)."),
                 ("reserved", "Addresses the active pool reserves."),
                 ("bound", "Addresses of the active pool bound to pods."),
                 ("idle", "Addresses of the active pool not bound to a pod."),
@@ -179,6 +231,17 @@ class DatabaseCollector:
             pool_families["bound"].add_metric(labels, p.bound)
             pool_families["idle"].add_metric(labels, p.reserved - p.bound)
         yield from pool_families.values()
+        for name, text, value in (
+            ("active", "Active pools.", counts.active),
+            (
+                "full",
+                "Active pools with a target and no idle address (the next pod takes a surge address).",
+                counts.full,
+            ),
+        ):
+            family = GaugeMetricFamily(f"ipresmgr_pools_{name}", text)
+            family.add_metric([], value)
+            yield family
 
 
 class BuildInfoCollector:
@@ -195,16 +258,24 @@ class _InProcess:
         return APP.collect()
 
 
-def scrape_registry() -> CollectorRegistry:
+INSTANCE, DATABASE = "instance", "database"
+SCOPES = {"all": (INSTANCE, DATABASE), INSTANCE: (INSTANCE,), DATABASE: (DATABASE,)}
+
+
+def scrape_registry(scope: str = "all") -> CollectorRegistry:
+    """`instance`: this instance's processes (calls, durations, database errors, build); `database`:
+    the database's figures, the same from any instance; `all`: both."""
     registry = CollectorRegistry(auto_describe=False)
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        MultiProcessCollector(registry)
-    else:
-        registry.register(_InProcess())
-    registry.register(BuildInfoCollector())
-    registry.register(DatabaseCollector())
-    for path in settings.IPRESMGR_METRICS_COLLECTORS:  # the apps' own gauges, read at scrape time
-        registry.register(import_string(path)())
+    if INSTANCE in SCOPES[scope]:
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            MultiProcessCollector(registry)
+        else:
+            registry.register(_InProcess())
+        registry.register(BuildInfoCollector())
+    if DATABASE in SCOPES[scope]:
+        registry.register(DatabaseCollector())
+        for path in settings.IPRESMGR_METRICS_COLLECTORS:  # the apps' own gauges, read at scrape time
+            registry.register(import_string(path)())
     return registry
 
 
@@ -216,10 +287,10 @@ def _authorized(request: HttpRequest) -> bool:
     return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
 
 
-def metrics_page(request: HttpRequest) -> HttpResponse:
+def metrics_page(request: HttpRequest, scope: str = "all") -> HttpResponse:
     if not _authorized(request):
         response = HttpResponse("metrics need Authorization: Bearer <IPRESMGR_METRICS_TOKEN>\n", status=401)
         response["WWW-Authenticate"] = 'Bearer realm="ipresmgr-metrics"'
         response["Content-Type"] = "text/plain; charset=utf-8"
         return response
-    return HttpResponse(generate_latest(scrape_registry()), content_type=CONTENT_TYPE_LATEST)
+    return HttpResponse(generate_latest(scrape_registry(scope)), content_type=CONTENT_TYPE_LATEST)

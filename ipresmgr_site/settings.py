@@ -7,6 +7,7 @@ import socket
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 from ipresmgr_site import __version__
 
@@ -40,7 +41,7 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 # speak plain HTTP inside the cluster: never redirected.
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("IPRESMGR_SECURE_COOKIES")
 SECURE_SSL_REDIRECT = env_bool("IPRESMGR_SSL_REDIRECT")
-SECURE_REDIRECT_EXEMPT = [r"^v1/", r"^healthz$", r"^readyz$", r"^metrics$"]
+SECURE_REDIRECT_EXEMPT = [r"^v1/", r"^healthz$", r"^readyz$", r"^metrics(/instance|/database)?$"]
 SECURE_HSTS_SECONDS = env_int("IPRESMGR_HSTS_SECONDS", 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("IPRESMGR_HSTS_INCLUDE_SUBDOMAINS")
 SECURE_HSTS_PRELOAD = env_bool("IPRESMGR_HSTS_PRELOAD")
@@ -209,6 +210,12 @@ IPRESMGR_ALLOW_ANONYMOUS = env_bool("IPRESMGR_ALLOW_ANONYMOUS")
 IPRESMGR_TOKEN_CACHE_SECONDS = env_int("IPRESMGR_TOKEN_CACHE_SECONDS", 10)
 # Collectors of further gauges on /metrics, by dotted path (the site names apps, never imports them).
 IPRESMGR_METRICS_COLLECTORS = ["leases.reconcile.metrics.ReconcileCollector"]
+# Which active pools get their own series on /metrics/database: `full` (no idle address left), `all`
+# (series grow with the workloads), `none`; at most IPRESMGR_METRICS_POOL_SERIES_MAX pools.
+IPRESMGR_METRICS_POOLS = os.environ.get("IPRESMGR_METRICS_POOLS", "full").strip().lower()
+if IPRESMGR_METRICS_POOLS not in ("full", "all", "none"):
+    raise ImproperlyConfigured(f"IPRESMGR_METRICS_POOLS={IPRESMGR_METRICS_POOLS!r}: full, all or none")
+IPRESMGR_METRICS_POOL_SERIES_MAX = env_int("IPRESMGR_METRICS_POOL_SERIES_MAX", 1000)
 # One call may reserve at most this many addresses (a bound on one transaction's size).
 IPRESMGR_MAX_RESERVE_PER_CALL = env_int("IPRESMGR_MAX_RESERVE_PER_CALL", 100_000)
 # Whether a newly registered subnet serves every cluster until one is granted (false: none).

@@ -27,7 +27,13 @@ DOCKER = REPO / "docker"
 KUBERNETES = DOCKER / "kubernetes"
 OVERLAYS = {"base": KUBERNETES / "base", "production": KUBERNETES / "overlays" / "production"}
 K8S_VERSION = "1.30.0"
-CRD_KINDS = {("monitoring.coreos.com/v1", "ServiceMonitor"), ("postgresql.cnpg.io/v1", "Cluster")}
+# Custom resources: their own checks (schemas in docker/kubernetes/schemas/, tests/deploy/test_monitoring.py).
+CRD_KINDS = {
+    ("monitoring.coreos.com/v1", "ServiceMonitor"),
+    ("monitoring.coreos.com/v1", "PrometheusRule"),
+    ("monitoring.coreos.com/v1alpha1", "ScrapeConfig"),
+    ("postgresql.cnpg.io/v1", "Cluster"),
+}
 IMAGE_NAME = "ipresmgr"
 PORT = 8000
 # What docs/deploy.md's apply steps select on (-l app.kubernetes.io/component=...).
@@ -153,7 +159,7 @@ def test_the_servicemonitor_has_its_required_fields_and_scrapes_the_service_with
     port_names = {port["name"] for port in service["spec"]["ports"]}
     for endpoint in spec["endpoints"]:
         assert endpoint["port"] in port_names
-        assert endpoint["path"] == "/metrics" and "/metrics" in OPS_ENDPOINTS
+        assert endpoint["path"] in OPS_ENDPOINTS
         credentials = endpoint["authorization"]["credentials"]
         assert endpoint["authorization"]["type"] == "Bearer"
         assert credentials == {"name": "ipresmgr-secrets", "key": "IPRESMGR_METRICS_TOKEN"}
