@@ -73,6 +73,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "ipresmgr_site.health.OpsEndpointsMiddleware",  # /healthz, /readyz, /metrics: before anything
     "ipresmgr_site.calls.CallObserverMiddleware",  # one log line and the metrics of each /v1 call
+    "pools.api.middleware.CallDeadlineMiddleware",  # a call past IPRESMGR_DB_CALL_TIMEOUT_MS: cancelled, Code 50
     "pools.api.middleware.V1JsonErrorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -109,6 +110,10 @@ DATABASE_URL = os.environ.get("DATABASE_URL", "")
 DB_STATEMENT_TIMEOUT_MS = env_int("IPRESMGR_DB_STATEMENT_TIMEOUT_MS", 5000)
 DB_LOCK_TIMEOUT_MS = env_int("IPRESMGR_DB_LOCK_TIMEOUT_MS", 3000)
 DB_CONNECT_TIMEOUT_S = env_int("IPRESMGR_DB_CONNECT_TIMEOUT_S", 3)
+# PostgreSQL: no request holds a worker thread on the database longer than this, a COMMIT waiting
+# for a synchronous standby included (ipresmgr_site/call_deadline.py); a /v1 call past it answers
+# Code 50, outcome unknown. 0: no bound beyond the statement timeout.
+IPRESMGR_DB_CALL_TIMEOUT_MS = env_int("IPRESMGR_DB_CALL_TIMEOUT_MS", 8000)
 
 if DATABASE_URL:
     # libpq's URL grammar, multi-host forms included (ipresmgr_site/database_url.py). No health

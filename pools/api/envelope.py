@@ -20,6 +20,7 @@ from pools.transactions import is_read_only
 
 REQ_ID_MAX = 128
 UNAVAILABLE_MSG = "database unavailable or busy; retry"
+OUTCOME_UNKNOWN_MSG = "database call timed out: outcome unknown; retry (every call is idempotent)"
 READ_ONLY_MSG = "database does not accept writes (a standby or a demoted primary); retry"
 WWW_AUTHENTICATE = 'Bearer realm="ipresmgr"'
 # The webhook's answers (IPResMgr2WBRes) name the request type; the IPAM's do not.
