@@ -14,16 +14,17 @@ if [ ! -x /usr/lib/postgresql/15/bin/pg_basebackup ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15 >/dev/null
 fi
-stop_left_over_servers() {
-  # Only servers of this stage: their data directories are ours, their ports 56100-56199.
-  for pidfile in /tmp/ipresmgr-pg-*/data/postmaster.pid; do
+# Everything the tests make (data directories, logs, pytest's tmp_path) lives in a directory of
+# this stage's own; on any exit, whatever server is still running there is stopped and it goes.
+export TMPDIR
+TMPDIR=$(mktemp -d /tmp/ipresmgr-failover-XXXXXX)
+chmod 755 "$TMPDIR"  # the servers run as user postgres
+clean_up() {
+  for pidfile in "$TMPDIR"/ipresmgr-pg-*/data/postmaster.pid; do
     [ -e "$pidfile" ] || continue
-    port=$(sed -n 4p "$pidfile")
-    if [ "${port:-0}" -ge 56100 ] && [ "$port" -le 56199 ]; then
-      runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl -D "$(dirname "$pidfile")" -m immediate stop || true
-      rm -rf "$(dirname "$(dirname "$pidfile")")"
-    fi
+    runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl -D "$(dirname "$pidfile")" -m immediate stop >/dev/null 2>&1 || true
   done
+  rm -rf "$TMPDIR"
 }
-trap stop_left_over_servers EXIT
+trap clean_up EXIT
 IPRESMGR_FAILOVER_TESTS=1 env -u DATABASE_URL pytest -s tests/failover
