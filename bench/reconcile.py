@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """How long `manage.py reconcile` takes, and how much memory, on a big cluster: 100,000 bound
 addresses against 100,000 live pods (by default), of which 1,000 bindings belong to pods that are
-gone. Not a test: it prints numbers (docs/benchmarks.md, "Reconcile").
+gone and 1,000 live pods' bindings were lost (as by a database failover: the address idle again,
+the pod still showing it in status.podIPs). Not a test: it prints numbers (docs/benchmarks.md, "Reconcile").
 
     .venv/bin/python bench/reconcile.py                      # the full run (~5 min on 2 cores)
     .venv/bin/python bench/reconcile.py --bindings 5000 --pods 5000 --leaked 50   # a quick one
@@ -43,6 +44,7 @@ def main() -> None:
     parser.add_argument("--bindings", type=int, default=100_000, help="bound addresses in the database")
     parser.add_argument("--pods", type=int, default=100_000, help="live pods in the cluster")
     parser.add_argument("--leaked", type=int, default=1_000, help="bindings whose pod is gone")
+    parser.add_argument("--lost", type=int, default=1_000, help="live pods whose binding the database lost")
     parser.add_argument("--pool-size", type=int, default=1_000, help="addresses per pool (one Deployment each)")
     parser.add_argument("--page-size", type=int, default=500)
     parser.add_argument("--keep-database", action="store_true")
@@ -50,6 +52,8 @@ def main() -> None:
     args = parser.parse_args()
     if not 0 <= args.leaked <= args.bindings or args.bindings - args.leaked > args.pods:
         parser.error("need 0 <= --leaked <= --bindings and --bindings - --leaked <= --pods")
+    if not 0 <= args.lost <= args.bindings - args.leaked:
+        parser.error("need 0 <= --lost <= --bindings - --leaked")
 
     database = args.database_url
     create_database(database)
@@ -103,6 +107,7 @@ def run_bench(args, env: dict) -> dict:
         "bindings": args.bindings,
         "live_pods": args.pods,
         "leaked": args.leaked,
+        "lost": args.lost,
         "pools": -(-args.bindings // args.pool_size),
         "page_size": args.page_size,
         "setup_seconds": round(setup_seconds, 1),
@@ -111,9 +116,9 @@ def run_bench(args, env: dict) -> dict:
     }
 
 
-def set_up_database(args) -> list[str]:
+def set_up_database(args) -> list[tuple[str, str]]:
     """Pools of `pool_size` through the services, every address bound (bulk), all an hour old.
-    Returns the bound pods' UIDs."""
+    Returns the bound pods' UIDs and addresses."""
     from django.db import connection
     from django.db.models import F
 
@@ -149,15 +154,16 @@ def set_up_database(args) -> list[str]:
         )
         remaining -= size
         number += 1
-    pods: list[str] = []
+    pods: list[tuple[str, str]] = []
     now = time.time()
     from datetime import UTC, datetime
 
     bound_at = datetime.fromtimestamp(now, tz=UTC) - timedelta(hours=1)
     batch: list[Lease] = []
-    for address_pk, pool_pk in Address.objects.order_by("pk").values_list("pk", "pool_id").iterator(chunk_size=5000):
+    rows = Address.objects.order_by("pk").values_list("pk", "pool_id", "ip").iterator(chunk_size=5000)
+    for address_pk, pool_pk, ip in rows:
         pod_uid = str(uuid.uuid4())
-        pods.append(pod_uid)
+        pods.append((pod_uid, ip))
         batch.append(Lease(address_id=address_pk, pool_id=pool_pk, pod_id=pod_uid, bound_at=bound_at))
         if len(batch) == 5000:
             Lease.objects.bulk_create(batch)
@@ -165,19 +171,34 @@ def set_up_database(args) -> list[str]:
     Lease.objects.bulk_create(batch)
     Address.objects.update(idle_since=None)
     hour = timedelta(hours=1)
+    # The failover: `lost` bindings of pods that stay live (not among the leaked ones) are gone
+    # from the database; their addresses are idle again, since before the failover.
+    leaked = _leaked_pods(args, [uid for uid, _ in pods])
+    lost = [uid for uid, _ in pods if uid not in leaked][1 :: max(1, len(pods) // max(1, args.lost))][: args.lost]
+    for start in range(0, len(lost), 5000):
+        chunk = lost[start : start + 5000]
+        addresses = list(Lease.objects.filter(pod_id__in=chunk).values_list("address_id", flat=True))
+        Lease.objects.filter(pod_id__in=chunk).delete()
+        Address.objects.filter(pk__in=addresses).update(idle_since=bound_at - hour)
     Pool.objects.update(created_at=F("created_at") - hour, updated_at=F("updated_at") - hour)
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
     return pods
 
 
-def cluster_objects(args, bound_pods: list[str]) -> list[dict]:
-    """A Deployment and ReplicaSet per pool and a running pod per binding, but for `leaked` pods
-    that are gone (spread over the pools); then pods holding no address of ours up to `pods`."""
+def _leaked_pods(args, bound_pods: list[str]) -> set[str]:
+    """The `leaked` bound pods that are gone from the cluster, spread over the pools."""
+    step = max(1, len(bound_pods) // args.leaked) if args.leaked else 0
+    return set(bound_pods[::step][: args.leaked]) if args.leaked else set()
+
+
+def cluster_objects(args, bound_pods: list[tuple[str, str]]) -> list[dict]:
+    """A Deployment and ReplicaSet per pool and a running pod per binding, on its address, but for
+    `leaked` pods that are gone (spread over the pools); then pods holding no address of ours up to
+    `pods` (on addresses of another network)."""
     from tests.kube import deployment, pod, replicaset
 
-    step = max(1, len(bound_pods) // args.leaked) if args.leaked else 0
-    gone = set(bound_pods[::step][: args.leaked]) if args.leaked else set()
+    gone = _leaked_pods(args, [uid for uid, _ in bound_pods])
     objects = []
     owners = []
     pools = -(-args.bindings // args.pool_size)
@@ -188,14 +209,17 @@ def cluster_objects(args, bound_pods: list[str]) -> list[dict]:
         objects += [dep, rs]
         owners.append(rs)
     live = 0
-    for index, uid in enumerate(bound_pods):
+    for index, (uid, ip) in enumerate(bound_pods):
         if uid not in gone:
-            objects.append(pod(uid, owner=owners[index // args.pool_size], ip=""))
+            objects.append(pod(uid, owner=owners[index // args.pool_size], ip=ip))
             live += 1
     others = deployment("node-agent", args.pods - live, namespace="kube-system")
     others_rs = replicaset(others)
     objects += [others, others_rs]
-    objects += [pod(str(uuid.uuid4()), owner=others_rs) for _ in range(args.pods - live)]
+    objects += [
+        pod(str(uuid.uuid4()), owner=others_rs, ip=f"172.16.{n // 250 % 250}.{n % 250 + 1}")
+        for n in range(args.pods - live)
+    ]
     return objects
 
 
@@ -258,6 +282,8 @@ def measure(env: dict, argv: list[str]) -> dict:
                 "live_pods": report["LivePods"],
                 "leaked_found": report["LeakedBindings"],
                 "freed": report["BindingsFreed"],
+                "lost_found": report["LostBindings"],
+                "restored": report["BindingsRestored"],
             }
         )
     return result
@@ -275,12 +301,16 @@ def machine() -> dict:
 def print_results(args, results: dict) -> None:
     print(
         f"\nreconcile: {results['bindings']:,} bound addresses in {results['pools']} pools, "
-        f"{results['live_pods']:,} live pods, {results['leaked']:,} bindings of pods that are gone; "
+        f"{results['live_pods']:,} live pods, {results['leaked']:,} bindings of pods that are gone, "
+        f"{results['lost']:,} bindings of live pods lost; "
         f"pages of {results['page_size']}; kubectl JSON {results['kubectl_json_megabytes']} MB; "
         f"set-up {results['setup_seconds']} s"
     )
     print(f"machine: {results['machine']}")
-    header = f"{'exit':>4} {'wall s':>7} {'CPU s':>6} {'peak RSS MB':>11}  {'read/compare/apply s':22} found  freed"
+    header = (
+        f"{'exit':>4} {'wall s':>7} {'CPU s':>6} {'peak RSS MB':>11}  {'read/compare/apply s':22} "
+        "found  freed   lost  restored"
+    )
     print(f"{'run':45} {header}")
     for name, run in results["runs"].items():
         steps = run.get("steps_seconds", {})
@@ -288,7 +318,8 @@ def print_results(args, results: dict) -> None:
         found = run.get("leaked_found", "")
         freed = run.get("freed", "")
         figures = f"{run['exit_code']:>4} {run['seconds']:>7.1f} {run['cpu_seconds']:>6.1f} {run['peak_rss_mb']:>11}"
-        print(f"{name:45} {figures}  {split:22} {found!s:>5}  {freed!s:>5}")
+        lost, restored = run.get("lost_found", ""), run.get("restored", "")
+        print(f"{name:45} {figures}  {split:22} {found!s:>5}  {freed!s:>5}  {lost!s:>5}  {restored!s:>8}")
 
 
 # The bench's own database ------------------------------------------------------------------------

@@ -194,6 +194,10 @@ class ReconcileRunAdmin(NoDeleteMixin, admin.ModelAdmin):
         "pools_released",
         "drifted_pools",
         "targets_fixed",
+        "address_conflicts",
+        "lost_bindings",
+        "bindings_restored",
+        "lost_pools",
         "exit_code",
     ]
     list_filter = ["status", "applied", value_filter("k8s_cluster_id", "K8SClusterID", cluster_ids)]
@@ -210,6 +214,9 @@ class ReconcileRunAdmin(NoDeleteMixin, admin.ModelAdmin):
         ("leaked_bindings", "bindings_freed"),
         ("orphaned_pools", "pools_released"),
         ("drifted_pools", "targets_fixed"),
+        "address_conflicts",
+        ("lost_bindings", "bindings_restored"),
+        ("lost_pools", "pools_recreated"),
         "warnings",
         "findings",
         "audit_events",
@@ -257,9 +264,19 @@ class ReconcileRunAdmin(NoDeleteMixin, admin.ModelAdmin):
         head = format_html_join("", "<th>{}</th>", ((title,) for title in titles))
         body = format_html_join(
             "",
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            '<tr class="finding-{}"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>',
             (
-                (r["What"], r["K8SPodID"] or "-", r["IP"] or "-", r["Pool"], r["Since"], r["Why"], r["Action"])
+                (
+                    r["What"],
+                    r["What"],
+                    # A conflict or a lost pool names several pods and addresses (older runs: one).
+                    ", ".join(r.get("K8SPodIDs") or [r["K8SPodID"]]) or "-",
+                    ", ".join(r.get("IPs") or [r["IP"]]) or "-",
+                    r["Pool"] or "-",
+                    r["Since"],
+                    r["Why"],
+                    r["Action"],
+                )
                 for r in rows
             ),
         )

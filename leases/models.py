@@ -36,14 +36,15 @@ class ReconcileRun(models.Model):
     """One run of `manage.py reconcile` for a cluster: when, how, what it found and what it did.
 
     Written when the run starts (status running) and completed when it ends, so a run killed half
-    way shows as such. The six figures operators alert on are columns; the rest of the report
+    way shows as such. The figures operators alert on are columns; the rest of the report
     (read summary, other counts, warnings, the first findings) is `report`."""
 
     class Status(models.TextChoices):
         RUNNING = "running", "running"
         CLEAN = "clean", "nothing to change"
-        LEAKS_FOUND = "leaks_found", "leaks found (dry run)"
+        LEAKS_FOUND = "leaks_found", "findings to act on"
         APPLIED = "applied", "changes applied"
+        CONFLICTS = "conflicts", "address conflicts found"
         ERROR = "error", "error"
 
     k8s_cluster_id = models.CharField("K8SClusterID", max_length=128)
@@ -59,6 +60,13 @@ class ReconcileRun(models.Model):
     pools_released = models.PositiveIntegerField(default=0)
     drifted_pools = models.PositiveIntegerField("pools whose target drifted", default=0)
     targets_fixed = models.PositiveIntegerField(default=0)
+    # What a database failover lost (SPEC "Database failover"): bindings and pools the cluster
+    # shows and the database does not, and addresses two live pods hold.
+    lost_bindings = models.PositiveIntegerField("lost bindings found", default=0)
+    bindings_restored = models.PositiveIntegerField(default=0)
+    address_conflicts = models.PositiveIntegerField("address conflicts found", default=0)
+    lost_pools = models.PositiveIntegerField("lost pools found", default=0)
+    pools_recreated = models.PositiveIntegerField(default=0)
     report = models.JSONField(default=dict, blank=True)
 
     class Meta:
@@ -83,4 +91,5 @@ SUCCESSFUL_RUN_STATUSES = (
     ReconcileRun.Status.CLEAN,
     ReconcileRun.Status.LEAKS_FOUND,
     ReconcileRun.Status.APPLIED,
+    ReconcileRun.Status.CONFLICTS,
 )

@@ -139,8 +139,8 @@ RECONCILE_RUN_ROW = {
     "StartedAt": "2026-10-01T14:30:00Z",
     "FinishedAt": "2026-10-01T14:30:02Z",
     "Message": "leaked bindings: 1, pools of deleted workloads: 0, pools whose target differs from their "
-    "workload's: 0; left alone as younger than the grace: 0 bindings, 0 pools; dry run: nothing changed "
-    "(--apply makes the changes)",
+    "workload's: 0; address conflicts: 0, lost bindings: 0, lost pools: 0; left alone as younger than the "
+    "grace: 0 bindings, 0 pools; dry run: nothing changed (--apply makes the changes)",
     "Source": "kubeconfig /etc/ipresmgr/kubeconfig",
     "GraceSeconds": 300,
     "FixTargets": False,
@@ -155,6 +155,13 @@ RECONCILE_RUN_ROW = {
     "PoolsReleased": 0,
     "DriftedPools": 0,
     "TargetsFixed": 0,
+    "AddressConflicts": 0,
+    "LostBindings": 0,
+    "BindingsRestored": 0,
+    "LostPools": 0,
+    "PoolsRecreated": 0,
+    "RecreatePools": False,
+    "PodAddressesChecked": 0,
     "ChangesSkipped": 0,
     "ChangesFailed": 0,
     "Warnings": [],
@@ -170,6 +177,9 @@ RECONCILE_RUN_ROW = {
             "Since": "2026-10-01T14:02:05Z",
             "Why": "pod is not among the cluster's 1 live pods",
             "Action": "would end the binding",
+            "K8SPodIDs": ["pod-uid-1"],
+            "IPs": ["10.0.3.10"],
+            "Target": None,
         }
     ],
 }
@@ -180,7 +190,9 @@ RECONCILE_RUNS = extend_schema(
     description=(
         "What each run of `manage.py reconcile` read, found and did, newest first: bindings of pods that are "
         "gone (leaked), active pools whose workload is gone, pools whose target differs from the workload's "
-        f"replica count. Each run keeps its first {STORED_FINDINGS} findings; the counts are exact. A cluster "
+        "replica count, and what a database failover lost: bindings and pools of live pods the database does "
+        "not hold (lost), addresses two live pods hold (conflicts, exit code 3)."
+        f" Each run keeps its first {STORED_FINDINGS} findings; the counts are exact. A cluster "
         "token gets Code 3."
     ),
     parameters=[REQ_ID_PARAM],

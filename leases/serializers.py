@@ -76,19 +76,40 @@ class AddressOut(serializers.Serializer):
 
 class ReconcileFindingOut(serializers.Serializer):
     What = serializers.ChoiceField(
-        choices=["leaked-binding", "orphaned-pool", "target-drift"],
-        help_text="leaked-binding: an address bound to a pod that is gone or finished; orphaned-pool: an active "
-        "pool whose workload is gone; target-drift: a pool whose target differs from its workload's replica count.",
+        choices=["address-conflict", "lost-binding", "lost-pool", "leaked-binding", "orphaned-pool", "target-drift"],
+        help_text="address-conflict: two live pods show one address, or a live pod shows an address the database "
+        "binds to another live pod (or that is excluded, or reserved by another pool): never changed "
+        "automatically; lost-binding: a live pod shows an address of its workload's pool that the database does "
+        "not bind to it (idle, or not reserved at all); lost-pool: a workload's live pods hold addresses of a "
+        "managed subnet and it has no active pool; leaked-binding: an address bound to a pod that is gone or "
+        "finished; orphaned-pool: an active pool whose workload is gone; target-drift: a pool whose target "
+        "differs from its workload's replica count.",
     )
-    K8SPodID = serializers.CharField(allow_blank=True, help_text="The pod UID of a leaked binding; else empty.")
-    IP = serializers.CharField(allow_blank=True, help_text="The address of a leaked binding; else empty.")
-    Pool = serializers.CharField(help_text="The pool's workload: cluster/namespace/Kind/name.")
+    K8SPodID = serializers.CharField(
+        allow_blank=True, help_text="The pod UID of a binding (leaked, lost) or the first of a conflict; else empty."
+    )
+    IP = serializers.CharField(allow_blank=True, help_text="The address of a binding or a conflict; else empty.")
+    Pool = serializers.CharField(
+        help_text="The pool's workload: cluster/namespace/Kind/name (a conflict: the pods' workloads, if any)."
+    )
     SubnetID = serializers.CharField()
     Since = serializers.DateTimeField(
-        help_text="Bound at (binding), created at (orphaned pool), target last set at (drift)."
+        help_text="Bound at (leaked binding), created at (orphaned pool), target last set at (drift), the pod's "
+        "creation (lost binding, conflict, lost pool: the oldest pod)."
     )
     Why = serializers.CharField()
     Action = serializers.CharField(help_text="What the run did, or would do with --apply, and how it went.")
+    K8SPodIDs = serializers.ListField(
+        child=serializers.CharField(),
+        default=list,
+        help_text="Every pod the finding names: a conflict's pods (the database's holder last), a lost pool's pods.",
+    )
+    IPs = serializers.ListField(
+        child=serializers.CharField(), default=list, help_text="Every address it names: a lost pool's pods' addresses."
+    )
+    Target = serializers.IntegerField(
+        allow_null=True, default=None, help_text="A lost pool: the target it is re-created with (the replicas)."
+    )
 
 
 @extend_schema_serializer(component_name="ReconcileRun")
@@ -101,10 +122,15 @@ class ReconcileRunOut(serializers.Serializer):
     Status = serializers.ChoiceField(
         source="status",
         choices=ReconcileRun.Status.choices,
-        help_text="running; clean (nothing to change); leaks_found (dry run); applied; error (see Message).",
+        help_text="running; clean (nothing to change); leaks_found (findings to act on: a dry run, or lost "
+        "bindings or pools --apply left standing); applied; conflicts (address conflicts found, whatever else "
+        "was applied); error (see Message).",
     )
     ExitCode = serializers.IntegerField(
-        source="exit_code", allow_null=True, help_text="0 nothing found or applied, 1 leaks found (dry run), 2 error."
+        source="exit_code",
+        allow_null=True,
+        help_text="0 nothing found or applied, 1 findings to act on (a dry run; or lost bindings or pools "
+        "--apply left standing), 2 error, 3 address conflicts (wins over 1).",
     )
     StartedAt = serializers.DateTimeField(source="started_at")
     FinishedAt = serializers.DateTimeField(source="finished_at", allow_null=True)
@@ -132,6 +158,17 @@ class ReconcileRunOut(serializers.Serializer):
     PoolsReleased = serializers.IntegerField(source="pools_released")
     DriftedPools = serializers.IntegerField(source="drifted_pools")
     TargetsFixed = serializers.IntegerField(source="targets_fixed")
+    AddressConflicts = serializers.IntegerField(source="address_conflicts")
+    LostBindings = serializers.IntegerField(source="lost_bindings")
+    BindingsRestored = serializers.IntegerField(source="bindings_restored")
+    LostPools = serializers.IntegerField(source="lost_pools")
+    PoolsRecreated = serializers.IntegerField(source="pools_recreated")
+    RecreatePools = serializers.BooleanField(source="report.recreate_pools", default=False)
+    PodAddressesChecked = serializers.IntegerField(
+        source="report.pod_addresses_checked",
+        default=0,
+        help_text="Addresses of managed subnets that live pods show (status.podIPs), checked against the database.",
+    )
     ChangesSkipped = serializers.IntegerField(
         source="report.changes_skipped", default=0, help_text="Changes skipped: what the run saw had changed."
     )

@@ -323,6 +323,26 @@ def end_binding_locked(
     return outcome
 
 
+def restore_binding_locked(
+    ctx: CallContext, *, pool: Pool, address: Address, pod_id: str, now, msg: str, detail: dict | None = None
+) -> Lease:
+    """Bind the address (reserved by the locked pool, bound to no pod, its row locked) to a pod that
+    is seen to hold it already: reconcile's repair of a binding a database failover lost."""
+    Address.objects.filter(pk=address.pk).update(idle_since=None)
+    lease = Lease.objects.create(address=address, pool=pool, pod_id=pod_id, bound_at=now)
+    audit_record(
+        ctx,
+        workload=pool.workload,
+        pod_id=pod_id,
+        ip=address.ip,
+        subnet_id=pool.subnet.subnet_id,
+        msg=msg,
+        at=now,
+        detail=detail,
+    )
+    return lease
+
+
 def unbind_locked(*, pool: Pool, lease: Lease, now) -> str:
     """The pod lets go of the pool's address (the caller holds the pool's size lock): it becomes
     idle, or goes back to the subnet when the pool does not keep it (released past its grace, or

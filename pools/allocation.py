@@ -130,6 +130,39 @@ def reserve_locked(*, pool: Pool, count: int, now, idle: bool = True) -> list[Ad
     return rows
 
 
+def reserve_ip_locked(*, pool: Pool, ip: str, now, idle: bool = True) -> Address:
+    """Reserve this one address of the pool's subnet for the locked pool, as reserve_locked would
+    a picked one (access and quota checked, a new MAC and PortID). Refused, nothing reserved, when
+    it is not an address the subnet hands out (outside its usable range, the gateway, excluded) or
+    is reserved already. For reconcile, which puts back an address a pod is seen to hold. Takes
+    the subnet's lock."""
+    subnet = lock_subnet(pool.subnet_id)
+    _check_access_locked(subnet=subnet, pool=pool, count=1)
+    value = int(addressing.parse_ip(ip))
+    low, high = addressing.usable_bounds(subnet.network)
+    blocked = subnet_space.blocked_ranges(subnet)
+    if not low <= value <= high or blocked.count_within(value, value):
+        raise ServiceError(
+            Code.ADDRESS_CONFLICT,
+            f"IP: {ip} is not handed out by subnet {subnet.subnet_id} (excluded); nothing reserved",
+        )
+    key = addressing.ip_key(value)
+    if Address.objects.filter(subnet=subnet, ip_key=key).exists():
+        raise ServiceError(Code.ADDRESS_CONFLICT, f"IP: {ip} is reserved already; nothing reserved")
+    address = Address.objects.create(
+        subnet=subnet,
+        net_regional_id=subnet.net_regional_id,
+        pool=pool,
+        ip=subnet_space.ip_text(subnet, value),
+        ip_key=key,
+        mac=addressing.new_mac(),
+        reserved_at=now,
+        idle_since=now if idle else None,
+    )
+    _count_reserved(pool, 1)
+    return address
+
+
 def _check_access_locked(*, subnet: Subnet, pool: Pool, count: int) -> None:
     """Refuse growth of the pool by `count` unless its cluster may use the subnet, within its quota.
 

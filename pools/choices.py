@@ -78,6 +78,8 @@ class AdminAction(models.TextChoices):
     POOL_RESIZE = "pool_resize", "Pool resized"
     POOL_RELEASE = "pool_release", "Pool released"
     BINDING_FORCE_RELEASE = "binding_force_release", "Binding force-released"
+    BINDING_RESTORE = "binding_restore", "Lost binding restored"
+    POOL_RECREATE = "pool_recreate", "Lost pool re-created"
     ADDRESS_HOLD = "address_hold", "Address held back"
     ADDRESS_RETURN = "address_return", "Idle address returned to subnet"
     EXPIRED_POOLS_PURGE = "expired_pools_purge", "Released pools past grace purged"

@@ -68,7 +68,7 @@ def test_exit_codes_of_the_process(manage):
     found = manage("reconcile", "--cluster-id", "c1", "--from-json", "-", stdin=leaky)
     assert found.returncode == 1
     assert "pod-a" in found.stdout and "kubectl JSON on stdin" in found.stdout
-    assert "leaks found (dry run)" in found.stderr
+    assert "findings to act on" in found.stderr
     bad_argument = manage("reconcile", "--cluster-id", "c1", "--grace-seconds", "soon")
     assert bad_argument.returncode == 2 and "--grace-seconds" in bad_argument.stderr
     unknown = manage("reconcile", "--cluster-id", "c9", "--from-json", "-", stdin=clean)

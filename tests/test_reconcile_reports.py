@@ -107,7 +107,7 @@ def test_the_console_lists_runs_and_shows_a_runs_findings(v1, tmp_path, admin_cl
     applied = ReconcileRun.objects.get(status="applied")
 
     page = admin_client.get(reverse("admin:leases_reconcilerun_changelist")).content.decode()
-    for text in ("changes applied", "leaks found (dry run)", "error", "c1"):
+    for text in ("changes applied", "findings to act on", "error", "c1"):
         assert text in page
     detail = admin_client.get(reverse("admin:leases_reconcilerun_change", args=[applied.pk])).content.decode()
     assert 'id="reconcile-findings"' in detail

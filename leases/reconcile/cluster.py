@@ -4,8 +4,9 @@
 100,000-pod List is never held whole).
 
 Only what the comparison needs is kept: the UIDs of live pods, each workload's desired replica
-count, and how many live pods each workload has. Anything that leaves doubt about the read being
-complete is a ReadError, and the caller then changes nothing."""
+count, how many live pods each workload has, and the addresses (status.podIPs) of live pods with
+the workload each belongs to (to find bindings a database failover lost). Anything that leaves
+doubt about the read being complete is a ReadError, and the caller then changes nothing."""
 
 from __future__ import annotations
 
@@ -44,6 +45,24 @@ REPLICAS_FIELD = {
 WorkloadKey = tuple[int, str, str]  # (Kind, namespace, name), as a pool names its workload
 
 
+@dataclass(frozen=True)
+class PodAddresses:
+    """A live pod's addresses as the cluster shows them, and the workload the pod belongs to (the
+    top of its controller chain, as the CNI plugin resolves it: ReplicaSet -> Deployment,
+    Job -> CronJob), None when the chain leads to no listed workload."""
+
+    uid: str
+    namespace: str
+    name: str
+    ips: tuple[str, ...]
+    workload: WorkloadKey | None
+    created: datetime | None
+
+    @property
+    def text(self) -> str:
+        return f"pod {self.namespace}/{self.name} ({self.uid})"
+
+
 class ReadError(Exception):
     """The cluster could not be read completely and surely: nothing may be changed."""
 
@@ -69,6 +88,7 @@ class ClusterSnapshot:
     replicas: dict[WorkloadKey, int]
     listed: Counter = field(default_factory=Counter)  # objects read, by kind
     live_pods_by_workload: Counter = field(default_factory=Counter)
+    pod_addresses: list[PodAddresses] = field(default_factory=list)  # live pods that show an address
 
     @property
     def live_pods(self) -> int:
@@ -96,6 +116,8 @@ class SnapshotBuilder:
         # Jobs lead from a pod to its Deployment or CronJob.
         self._owners: dict[str, tuple[WorkloadKey | None, str | None]] = {}
         self._live_pods_by_owner: Counter = Counter()
+        # Live pods that show an address: (uid, namespace, name, ips, controller uid, created).
+        self._pods_with_ips: list[tuple[str, str, str, tuple[str, ...], str | None, str]] = []
 
     def add(self, kind: str, item) -> None:
         if kind not in LISTED_KINDS:
@@ -114,6 +136,12 @@ class SnapshotBuilder:
                 self.live_pod_uids.add(uid)
                 if owner:
                     self._live_pods_by_owner[owner] += 1
+                ips = _pod_ips(item)
+                if ips:
+                    namespace = _text(metadata, "namespace", kind)
+                    name = metadata.get("name") if isinstance(metadata.get("name"), str) else uid
+                    created = metadata.get("creationTimestamp") or ""
+                    self._pods_with_ips.append((uid, namespace, name, ips, owner, created))
             return
         key = None
         if kind in WORKLOAD_KINDS:
@@ -131,6 +159,17 @@ class SnapshotBuilder:
                 if key is not None:
                     by_workload[key] += pods
                 steps += 1
+        pod_addresses = [
+            PodAddresses(
+                uid=uid,
+                namespace=namespace,
+                name=name,
+                ips=ips,
+                workload=self._workload_of(owner),
+                created=_timestamp(created),
+            )
+            for uid, namespace, name, ips, owner, created in self._pods_with_ips
+        ]
         return ClusterSnapshot(
             source=source,
             read_at=read_at,
@@ -139,7 +178,43 @@ class SnapshotBuilder:
             replicas=self.replicas,
             listed=self.listed,
             live_pods_by_workload=by_workload,
+            pod_addresses=pod_addresses,
         )
+
+    def _workload_of(self, owner: str | None) -> WorkloadKey | None:
+        """The topmost workload up the controller chain (a CronJob's Job leads to the CronJob)."""
+        found, uid, steps = None, owner, 0
+        while uid is not None and steps < 4:
+            key, uid = self._owners.get(uid, (None, None))
+            if key is not None:
+                found = key
+            steps += 1
+        return found
+
+
+def _pod_ips(item: dict) -> tuple[str, ...]:
+    """Every address of status.podIPs (status.podIP when the list is missing). Host-network pods
+    show their node's address, shared by many pods and never handed out by IPResMgr: skipped. So
+    are pods being deleted: their CNI DEL may release the address any moment."""
+    spec = item.get("spec") or {}
+    metadata = item.get("metadata") or {}
+    if (isinstance(spec, dict) and spec.get("hostNetwork")) or metadata.get("deletionTimestamp"):
+        return ()
+    status = item.get("status") or {}
+    if not isinstance(status, dict):
+        return ()
+    entries = status.get("podIPs")
+    ips = [e.get("ip") for e in entries if isinstance(e, dict)] if isinstance(entries, list) else []
+    if not ips and status.get("podIP"):
+        ips = [status["podIP"]]
+    return tuple(dict.fromkeys(ip for ip in ips if isinstance(ip, str) and ip))
+
+
+def _timestamp(text: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
+    except ValueError:
+        return None
 
 
 def _text(metadata: dict, key: str, kind: str) -> str:

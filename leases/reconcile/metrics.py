@@ -5,7 +5,8 @@ scrape registry. The site must not import leases (ruff TID251), so name it by it
 e.g. with django.utils.module_loading.import_string("leases.reconcile.metrics.ReconcileCollector").
 
 Per cluster, from its latest successful run (one that read and compared the whole cluster, dry run
-or not): the leaked bindings and pools it found, what it freed, and when it finished."""
+or not): the leaked bindings and pools it found, what it freed, what a failover lost (bindings,
+pools) and what it restored, the address conflicts it found, and when it finished."""
 
 from __future__ import annotations
 
@@ -31,6 +32,10 @@ class ReconcileFigures:
     orphaned_pools: int | None = None
     pools_released: int | None = None
     drifted_pools: int | None = None
+    lost_bindings: int | None = None
+    bindings_restored: int | None = None
+    address_conflicts: int | None = None
+    lost_pools: int | None = None
     last_success: float | None = None  # Unix time that run finished
 
 
@@ -41,12 +46,36 @@ GAUGES = (
     ("pools_released", "ipresmgr_reconcile_pools_released", "Pools of deleted workloads released by the last run."),
     ("drifted_pools", "ipresmgr_reconcile_drifted_pools", "Pools whose target differs from the replica count."),
     (
+        "lost_bindings",
+        "ipresmgr_reconcile_lost_bindings",
+        "Bindings live pods hold that the database lost (a failover), found by the last successful run.",
+    ),
+    (
+        "bindings_restored",
+        "ipresmgr_reconcile_bindings_restored",
+        "Lost bindings restored by the last successful run.",
+    ),
+    (
+        "address_conflicts",
+        "ipresmgr_reconcile_address_conflicts",
+        "Addresses two live pods hold (or the database binds to another live pod), found by the last run.",
+    ),
+    (
+        "lost_pools",
+        "ipresmgr_reconcile_lost_pools",
+        "Workloads whose live pods hold managed addresses and which have no active pool (last run).",
+    ),
+    (
         "last_success",
         "ipresmgr_reconcile_last_success_timestamp_seconds",
         "When the last successful run finished (Unix time).",
     ),
     ("last_run_failed", "ipresmgr_reconcile_last_run_failed", "1 when the cluster's latest run ended in an error."),
 )
+
+
+# The gauges that are a run's own counts (the others are derived).
+RUN_COUNTS = tuple(name for name, _, _ in GAUGES if name not in ("last_success", "last_run_failed"))
 
 
 def _latest_ids(runs) -> list[int]:
@@ -65,7 +94,7 @@ def reconcile_figures() -> list[ReconcileFigures]:
         run = success.get(cluster_id)
         counts = {}
         if run is not None:
-            counts = {name: getattr(run, name) for name, _, _ in GAUGES[:5]}
+            counts = {name: getattr(run, name) for name in RUN_COUNTS}
             counts["last_success"] = run.finished_at.timestamp()
         failed = latest[cluster_id].status == ReconcileRun.Status.ERROR
         figures.append(ReconcileFigures(cluster_id=cluster_id, last_run_failed=failed, **counts))

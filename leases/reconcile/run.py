@@ -15,11 +15,12 @@ from django.utils import timezone
 from leases.models import ReconcileRun
 from leases.reconcile.apply import apply_plan
 from leases.reconcile.cluster import ClusterSnapshot, ReadError
-from leases.reconcile.compare import Finding, Plan, plan_changes
+from leases.reconcile.compare import LOST_BINDING, LOST_POOL, Finding, Plan, plan_changes
 from pools.models import Cluster, Pool
 
-# Exit codes (SPEC): nothing found, leaks found in a dry run, an error.
-EXIT_CLEAN, EXIT_LEAKS_FOUND, EXIT_ERROR = 0, 1, 2
+# Exit codes (SPEC): nothing found, findings to act on in a dry run, an error, address conflicts
+# (which win over findings: two pods on one address is the page).
+EXIT_CLEAN, EXIT_LEAKS_FOUND, EXIT_ERROR, EXIT_CONFLICTS = 0, 1, 2, 3
 # Findings kept with a stored run (the counts are always exact); the command prints them all.
 STORED_FINDINGS = 100
 Status = ReconcileRun.Status
@@ -31,6 +32,7 @@ class Options:
     apply: bool = False
     grace_seconds: int = 300
     fix_targets: bool = False
+    recreate_pools: bool = False
     max_leaked_percent: int = 50
     keep_runs: int = 100
 
@@ -87,6 +89,7 @@ def _run(options: Options, read, run: ReconcileRun) -> Outcome:
         grace_seconds=options.grace_seconds,
         fix_targets=options.fix_targets,
         max_leaked_percent=options.max_leaked_percent,
+        recreate_pools=options.recreate_pools,
     )
     plan.seconds = {"read": round(read_seconds, 3), "compare": round(time.monotonic() - started - read_seconds, 3)}
     return finish_run(run, plan, options)
@@ -98,18 +101,24 @@ def finish_run(run: ReconcileRun, plan: Plan, options: Options) -> Outcome:
         "leaked_bindings": len(plan.leaked),
         "orphaned_pools": len(plan.orphaned),
         "drifted_pools": len(plan.drifted),
+        "lost_bindings": len(plan.lost),
+        "address_conflicts": len(plan.conflicts),
+        "lost_pools": len(plan.lost_pools),
     }
+    # Conflicts are the page; lost pools left standing (no --recreate-pools) still need acting on.
+    unrepaired = any(not (plan.recreate_pools and f.applicable) for f in plan.lost_pools)
+    found = Status.CONFLICTS if plan.conflicts else (Status.LEAKS_FOUND if unrepaired else None)
     if plan.refusal:
         for finding in plan.findings:
             finding.action = "nothing changed (the run was refused)"
         _finish(run, Status.ERROR, message=plan.refusal, report=plan_report(plan), **counts)
         return Outcome(run, plan)
     if not plan.changes:
-        _finish(run, Status.CLEAN, message=_summary(plan), report=plan_report(plan), **counts)
+        _finish(run, found or Status.CLEAN, message=_summary(plan), report=plan_report(plan), **counts)
         return Outcome(run, plan)
     if not options.apply:
         message = _summary(plan) + "; dry run: nothing changed (--apply makes the changes)"
-        _finish(run, Status.LEAKS_FOUND, message=message, report=plan_report(plan), **counts)
+        _finish(run, found or Status.LEAKS_FOUND, message=message, report=plan_report(plan), **counts)
         return Outcome(run, plan)
     started = time.monotonic()
     applied = apply_plan(plan, run_pk=run.pk)
@@ -117,10 +126,20 @@ def finish_run(run: ReconcileRun, plan: Plan, options: Options) -> Outcome:
     report = {**plan_report(plan), "changes_skipped": applied.skipped, "changes_failed": applied.failed}
     done = (
         f"bindings ended: {applied.bindings_freed}, pools released: {applied.pools_released}, "
-        f"targets set: {applied.targets_fixed}, skipped (each finding says why): {applied.skipped}, "
+        f"targets set: {applied.targets_fixed}, bindings restored: {applied.bindings_restored}, "
+        f"pools re-created: {applied.pools_recreated}, skipped (each finding says why): {applied.skipped}, "
         f"failed: {applied.failed}"
     )
-    status = Status.ERROR if applied.failed else Status.APPLIED
+    # A lost binding or pool that could not be restored still risks a second owner: act on it.
+    still_lost = any(f.what in (LOST_BINDING, LOST_POOL) and f.action.startswith("skipped") for f in plan.changes)
+    if plan.conflicts:
+        status = Status.CONFLICTS
+    elif applied.failed:
+        status = Status.ERROR
+    elif found or still_lost:
+        status = Status.LEAKS_FOUND
+    else:
+        status = Status.APPLIED
     _finish(
         run,
         status,
@@ -129,6 +148,8 @@ def finish_run(run: ReconcileRun, plan: Plan, options: Options) -> Outcome:
         bindings_freed=applied.bindings_freed,
         pools_released=applied.pools_released,
         targets_fixed=applied.targets_fixed,
+        bindings_restored=applied.bindings_restored,
+        pools_recreated=applied.pools_recreated,
         **counts,
     )
     return Outcome(run, plan)
@@ -138,8 +159,12 @@ def _summary(plan: Plan) -> str:
     drift = f"pools whose target differs from their workload's: {len(plan.drifted)}"
     if plan.drifted and not plan.fix_targets:
         drift += " (reported only)"
+    lost_pools = f"lost pools: {len(plan.lost_pools)}"
+    if plan.lost_pools and not plan.recreate_pools:
+        lost_pools += " (reported only)"
     return (
         f"leaked bindings: {len(plan.leaked)}, pools of deleted workloads: {len(plan.orphaned)}, {drift}; "
+        f"address conflicts: {len(plan.conflicts)}, lost bindings: {len(plan.lost)}, {lost_pools}; "
         f"left alone as younger than the grace: {plan.young_bindings} bindings, {plan.young_pools} pools"
     )
 
@@ -155,6 +180,11 @@ def finding_report(finding: Finding) -> dict:
         "Since": finding.since.isoformat().replace("+00:00", "Z"),
         "Why": finding.why,
         "Action": finding.action,
+        # Every pod and address the finding names (a conflict's pods, a lost pool's), and the
+        # target a lost pool would be re-created with.
+        "K8SPodIDs": finding.pods or ([finding.pod_id] if finding.pod_id else []),
+        "IPs": finding.ips or ([finding.ip] if finding.ip else []),
+        "Target": finding.replicas if finding.what == LOST_POOL else None,
     }
 
 
@@ -166,6 +196,8 @@ def plan_report(plan: Plan) -> dict:
         "read_at": snapshot.read_at.isoformat(),
         "grace_seconds": plan.grace_seconds,
         "fix_targets": plan.fix_targets,
+        "recreate_pools": plan.recreate_pools,
+        "pod_addresses_checked": plan.pod_addresses_checked,
         "objects_listed": dict(snapshot.listed),
         "live_pods": snapshot.live_pods,
         "bindings_checked": plan.bindings_checked,
@@ -179,9 +211,12 @@ def plan_report(plan: Plan) -> dict:
 
 
 def exit_code(status: str) -> int:
-    return {Status.CLEAN: EXIT_CLEAN, Status.APPLIED: EXIT_CLEAN, Status.LEAKS_FOUND: EXIT_LEAKS_FOUND}.get(
-        status, EXIT_ERROR
-    )
+    return {
+        Status.CLEAN: EXIT_CLEAN,
+        Status.APPLIED: EXIT_CLEAN,
+        Status.LEAKS_FOUND: EXIT_LEAKS_FOUND,
+        Status.CONFLICTS: EXIT_CONFLICTS,
+    }.get(status, EXIT_ERROR)
 
 
 def _finish(run: ReconcileRun, status: str, *, message: str, report: dict | None = None, **counts) -> None:

@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
 from leases.reconcile import cluster
-from leases.reconcile.run import EXIT_ERROR, Options, Outcome, UnknownCluster, finding_report, reconcile
+from leases.reconcile.run import EXIT_CONFLICTS, EXIT_ERROR, Options, Outcome, UnknownCluster, finding_report, reconcile
 from leases.serializers import ReconcileRunOut
 from pools.domain import CLUSTER_ID_RULE, is_cluster_id
 
@@ -30,9 +30,11 @@ def percent(text: str) -> int:
 class Command(BaseCommand):
     help = (
         "Find addresses and pools the cluster no longer uses (bindings of pods that are gone, pools of "
-        "deleted workloads, targets that differ from the replica count) by reading its Kubernetes API; "
-        "with --apply, free them. A dry run unless --apply. Exit 0: nothing found (or all applied); "
-        "1: leaks found in a dry run; 2: an error (nothing changed)."
+        "deleted workloads, targets that differ from the replica count) and what the database lost (bindings "
+        "and pools of live pods, after a failover), by reading its Kubernetes API; with --apply, free or "
+        "restore them. Address conflicts (two live pods on one address) are reported only. A dry run unless "
+        "--apply. Exit 0: nothing found (or all applied); 1: findings to act on; 2: an error (nothing "
+        "changed); 3: address conflicts (wins over 1)."
     )
 
     def create_parser(self, prog_name, subcommand, **kwargs):
@@ -76,6 +78,12 @@ class Command(BaseCommand):
             help="with --apply, also set each drifted pool's target to its workload's replica count",
         )
         parser.add_argument(
+            "--recreate-pools",
+            action="store_true",
+            help="with --apply, also re-create each lost pool (a workload whose live pods hold free addresses of "
+            "a managed subnet and which has no active pool) with its pods' addresses bound",
+        )
+        parser.add_argument(
             "--max-leaked-percent",
             type=percent,
             default=50,
@@ -97,6 +105,7 @@ class Command(BaseCommand):
             apply=opts["apply"],
             grace_seconds=opts["grace_seconds"],
             fix_targets=opts["fix_targets"],
+            recreate_pools=opts["recreate_pools"],
             max_leaked_percent=opts["max_leaked_percent"],
             keep_runs=max(1, opts["keep_runs"]),
         )
@@ -113,8 +122,13 @@ class Command(BaseCommand):
         run = outcome.run
         if run.exit_code == EXIT_ERROR:
             raise CommandError(run.message, returncode=EXIT_ERROR)
+        if run.exit_code == EXIT_CONFLICTS:
+            raise CommandError(
+                "address conflicts: two live pods on one address (see the report above); nothing changed for them",
+                returncode=EXIT_CONFLICTS,
+            )
         if run.exit_code:
-            raise CommandError("leaks found (dry run): see the report above", returncode=run.exit_code)
+            raise CommandError("findings to act on: see the report above", returncode=run.exit_code)
 
     @staticmethod
     def reader(opts):
@@ -168,6 +182,8 @@ def _table(rows: list[dict]) -> list[str]:
     cells = [[header for header, _ in columns]]
     for row in rows:
         shown = {**row, "Since": row["Since"][:19].replace("T", " ")}
+        if len(row["IPs"]) > 1:  # a lost pool's addresses
+            shown["IP"] = ",".join(row["IPs"])
         cells.append([shown[key] or "-" for _, key in columns])
     # Every column but the last is padded to its widest cell.
     widths = [max(len(line[i]) for line in cells) for i in range(len(columns) - 1)]
