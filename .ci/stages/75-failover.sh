@@ -27,4 +27,4 @@ clean_up() {
   rm -rf "$TMPDIR"
 }
 trap clean_up EXIT
-IPRESMGR_FAILOVER_TESTS=1 env -u DATABASE_URL pytest -s tests/failover
+IPRESMGR_FAILOVER_TESTS=1 env -u DATABASE_URL pytest -s tests/failover/test_failover.py

@@ -1,16 +1,19 @@
-"""The failover scenarios start a primary, a streaming standby and gunicorn instances of their own
-and take a few minutes: they run in their own CI stage (.ci/stages/75-failover.sh), or when
-IPRESMGR_FAILOVER_TESTS=1 is set."""
+"""The failover scenarios start database servers and gunicorn instances of their own and take a
+few minutes: they run in their own CI stages, or when asked by the environment:
+test_failover.py (.ci/stages/75-failover.sh) with IPRESMGR_FAILOVER_TESTS=1, test_patroni.py
+(.ci/stages/76-patroni.sh) with IPRESMGR_PATRONI_TESTS=1."""
 
 import os
 
 import pytest
 
+FLAGS = {"test_patroni.py": "IPRESMGR_PATRONI_TESTS", "test_failover.py": "IPRESMGR_FAILOVER_TESTS"}
+
 
 def pytest_collection_modifyitems(config, items):
-    if os.environ.get("IPRESMGR_FAILOVER_TESTS") == "1":
-        return
-    skip = pytest.mark.skip(reason="failover scenario: set IPRESMGR_FAILOVER_TESTS=1 or run .ci/stages/75-failover.sh")
     for item in items:
-        if "tests/failover/" in item.nodeid:
-            item.add_marker(skip)
+        if "tests/failover/" not in item.nodeid:
+            continue
+        flag = FLAGS.get(item.path.name, "IPRESMGR_FAILOVER_TESTS")
+        if os.environ.get(flag) != "1":
+            item.add_marker(pytest.mark.skip(reason=f"failover scenario with real servers: set {flag}=1"))
