@@ -17,6 +17,7 @@ import logging
 import threading
 from dataclasses import dataclass
 
+import psycopg
 from django.db import OperationalError
 
 log = logging.getLogger("ipresmgr.database")
@@ -27,6 +28,7 @@ SERVER_SQL = (
     " ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int END"
     " FROM pg_control_system() s"
 )
+WRITABLE_SQL = "SELECT NULL, pg_is_in_recovery(), current_setting('transaction_read_only'), NULL"
 READ_ONLY_SQLSTATE = "25006"
 
 
@@ -44,6 +46,7 @@ class ServerIdentity:
 
 _last_seen: ServerIdentity | None = None
 _seen_lock = threading.Lock()
+_identity_readable = True  # False where pg_control_system() is not granted (some managed services)
 
 
 def note_server(identity: ServerIdentity) -> bool:
@@ -70,13 +73,20 @@ def note_server(identity: ServerIdentity) -> bool:
 
 def check_new_connection(sender, connection, **kwargs) -> None:
     """connection_created: refuse a server that does not accept writes, note which server it is."""
+    global _identity_readable
     if connection.vendor != "postgresql":
         return
-    with connection.connection.cursor() as cursor:
-        cursor.execute(SERVER_SQL)
+    with connection.connection.cursor() as cursor:  # autocommit: a failed statement spoils nothing
+        try:
+            cursor.execute(SERVER_SQL if _identity_readable else WRITABLE_SQL)
+        except (psycopg.errors.InsufficientPrivilege, psycopg.errors.UndefinedFunction) as exc:
+            _identity_readable = False
+            log.warning("cannot read the server's identity, failovers will not be counted: %s", exc)
+            cursor.execute(WRITABLE_SQL)
         system_identifier, in_recovery, read_only, timeline = cursor.fetchone()
     if in_recovery or read_only != "off":
         connection.close()
         why = "in recovery (a standby)" if in_recovery else "read-only (default_transaction_read_only)"
         raise ServerNotWritable(f"the database server is {why}: it accepts no writes")
-    note_server(ServerIdentity(system_identifier, timeline))
+    if system_identifier is not None:
+        note_server(ServerIdentity(system_identifier, timeline))

@@ -17,3 +17,11 @@ def pytest_collection_modifyitems(config, items):
         flag = FLAGS.get(item.path.name, "IPRESMGR_FAILOVER_TESTS")
         if os.environ.get(flag) != "1":
             item.add_marker(pytest.mark.skip(reason=f"failover scenario with real servers: set {flag}=1"))
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    """The outcome of each phase on the item, so a fixture can show its servers' logs on failure."""
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report

@@ -265,7 +265,8 @@ def test_stalled_synchronous_standby_then_lost_commits_with_asynchronous_replica
     load = LoadRun(servers=[i.base for i in instances], token=token, threads=16, ops=25, workloads=8, max_attempts=80)
     load.run(120)
     assert not load.unexpected, load.unexpected[:10]
-    acknowledged = [h for h in load.holdings if h.end is None and h.pod not in load.unsure_pods]
+    holding_now = list({h.pod: h for h in load.holdings if h.end is None}.values())  # a pod's latest address
+    acknowledged = [h for h in holding_now if h.pod not in load.unsure_pods]
     primary.kill9()
     standby.start()
     standby.promote()
@@ -290,7 +291,6 @@ def test_stalled_synchronous_standby_then_lost_commits_with_asynchronous_replica
 
     # The repair: reconcile reads the cluster (kubectl's JSON, built from what the clients hold:
     # every pod that still holds an address, on that address) and binds the lost ones back.
-    holding_now = [h for h in load.holdings if h.end is None]
     path = tmp_path / "cluster.json"
     write_json(path, kubectl_list(*cluster_items(load, holding_now)))
     repair = manage(

@@ -17,16 +17,18 @@ from tests.load.harness import LoadRun, bound_pairs, manage, prepare_database
 
 
 @pytest.fixture
-def patroni():
+def patroni(request):
     cluster = PatroniCluster(sync=True)
     yield cluster
+    if getattr(request.node, "rep_call", None) is None or request.node.rep_call.failed:
+        print(cluster.logs())  # what Patroni and etcd said, for a failed run
     cluster.remove()
 
 
 def test_patroni_promotes_the_synchronous_replica_and_nothing_acknowledged_is_lost(tmp_path, patroni):
     patroni.start_etcd()
     patroni.start_member("m1")
-    patroni.wait(lambda: patroni.leader() == "m1", "m1 as leader")
+    patroni.wait(lambda: patroni.leader() == "m1", "m1 as leader", timeout=180)
     patroni.start_member("m2")
     patroni.wait(patroni.sync_standby_ready, "a synchronous replica", timeout=120)
     with psycopg.connect(f"postgres://postgres@127.0.0.1:{patroni.pg_port('m1')}/postgres", autocommit=True) as conn:
@@ -69,9 +71,6 @@ def test_patroni_promotes_the_synchronous_replica_and_nothing_acknowledged_is_lo
             acknowledged_bindings_lost=0,
             failovers_counted=counted,
         )
-    except BaseException:
-        print(patroni.logs())
-        raise
     finally:
         for instance in instances:
             instance.stop()
