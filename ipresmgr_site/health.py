@@ -6,10 +6,12 @@ none is counted as a /v1 call.
 
 - /healthz: the process is up. No database call; liveness must not restart every pod when the
   database is away.
-- /readyz: the database answers (within the connect and statement timeouts of the settings) and
-  every migration this code has is applied. Once a process has seen them all applied it stops
-  looking at them (building the migration graph costs more than the probe should), so a ready
-  probe is one `SELECT 1`."""
+- /readyz: the database answers (within the connect and statement timeouts of the settings),
+  accepts writes (PostgreSQL: not in recovery, not read-only; a demoted primary or a standby
+  behind a stale address is not ready, so Kubernetes stops routing to this instance) and every
+  migration this code has is applied. Once a process has seen them all applied it stops looking
+  at them (building the migration graph costs more than the probe should), so a ready probe is
+  one small query."""
 
 from __future__ import annotations
 
@@ -20,12 +22,14 @@ from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from ipresmgr_site import __version__
+from ipresmgr_site.database import ServerNotWritable
 
 log = logging.getLogger("ipresmgr.health")
 
 _migrations_seen_applied = False
 _last_reason: str | None = None
 _state_lock = threading.Lock()
+WRITABLE_SQL = "SELECT NOT pg_is_in_recovery() AND current_setting('transaction_read_only') = 'off'"
 
 
 def unapplied_migrations() -> list[str]:
@@ -36,20 +40,31 @@ def unapplied_migrations() -> list[str]:
     return [f"{migration.app_label}.{migration.name}" for migration, _ in plan]
 
 
+def _drop_connection() -> None:
+    if not connection.in_atomic_block:  # (a test's transaction: it decides)
+        connection.close()
+
+
 def readiness() -> str | None:
     """None when ready, else why not (one line, for the 503 body)."""
     global _migrations_seen_applied
     try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-            cursor.fetchone()
+        with connection.cursor() as cursor:  # a new connection is checked by ipresmgr_site.database
+            cursor.execute(WRITABLE_SQL if connection.vendor == "postgresql" else "SELECT 1")
+            writable = cursor.fetchone()[0]
+        if not writable:
+            _drop_connection()  # the next call or probe connects afresh, maybe to the new primary
+            return "the database accepts no writes (in recovery or read-only)"
         if not _migrations_seen_applied:
             pending = unapplied_migrations()
             if pending:
                 shown = ", ".join(pending[:5]) + (", ..." if len(pending) > 5 else "")
                 return f"{len(pending)} unapplied migrations ({shown}): run manage.py migrate"
             _migrations_seen_applied = True
+    except ServerNotWritable as exc:
+        return str(exc)
     except DatabaseError as exc:
+        _drop_connection()  # never probe again on a connection that failed
         detail = (str(exc).strip().splitlines() or [""])[0][:200]
         log.debug("readyz: database error: %s", detail)
         return f"database unreachable or failing ({type(exc).__name__})"

@@ -63,6 +63,12 @@ DB_ERRORS = Counter(
     ["error"],
     registry=APP,
 )
+DB_FAILOVERS = Counter(
+    "ipresmgr_db_failovers",
+    "New database connections that reached another server (system identifier) or timeline than "
+    "this process saw before: a failover or a restore happened; run reconcile.",
+    registry=APP,
+)
 for _endpoint in CONTRACT_ENDPOINTS:
     UNAVAILABLE.labels(_endpoint)
 

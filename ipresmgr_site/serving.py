@@ -2,6 +2,8 @@
 
 - worker classes that answer a request gunicorn itself refuses (request line or headers over the
   limits, a malformed request) with the /v1 JSON envelope, Code 1, instead of gunicorn's HTML page;
+- a thread worker that answers the probes (/healthz, /readyz) on a thread pool of their own, so
+  kubelet's probes never queue behind calls stuck on the database;
 - a logger that writes gunicorn's own lines and the access log as JSON lines;
 - the hooks: refuse to start without a secret key, keep the metrics directory of several worker
   processes right.
@@ -14,9 +16,13 @@ from __future__ import annotations
 import json
 import logging
 import os
+import selectors
 import shutil
+import socket
 import time
 import uuid
+from concurrent import futures
+from functools import partial
 from pathlib import Path
 
 from gunicorn import glogging, util
@@ -72,8 +78,50 @@ class JsonEdgeMixin:
             self.log.debug("failed to send the error answer")
 
 
+PROBE_REQUEST_STARTS = (b"GET /healthz ", b"GET /readyz ", b"HEAD /healthz ", b"HEAD /readyz ")
+PROBE_THREADS = 2  # /readyz may wait on the database (its statement timeout); /healthz never does
+PEEK_BYTES = max(len(start) for start in PROBE_REQUEST_STARTS)
+
+
+def peek_request_start(sock) -> bytes | None:
+    """The first bytes the client sent, left in the socket; None when nothing has arrived yet."""
+    try:
+        return sock.recv(PEEK_BYTES, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+    except BlockingIOError:
+        return None
+    except OSError:
+        return b""  # the thread pool's handler meets the error and closes the connection
+
+
 class JsonEdgeThreadWorker(JsonEdgeMixin, ThreadWorker):
-    """gunicorn's gthread worker, JSON at the edge."""
+    """gunicorn's gthread worker, JSON at the edge, and the probes apart: a request whose first
+    bytes are a probe's goes to a pool of its own, so /healthz answers while every request thread
+    waits on the database (within IPRESMGR_DB_CALL_TIMEOUT_MS). A connection whose first bytes
+    have not arrived waits on the poller, not in the request threads' queue."""
+
+    def init_process(self):
+        self.probe_pool = futures.ThreadPoolExecutor(max_workers=PROBE_THREADS, thread_name_prefix="probes")
+        super().init_process()
+
+    def enqueue_req(self, conn):
+        if self.cfg.is_ssl or conn.parser is not None:  # TLS, or a kept-alive connection mid-stream
+            return super().enqueue_req(conn)
+        start = peek_request_start(conn.sock)
+        if start is None and not conn.data_ready:
+            return self._wait_for_first_bytes(conn)
+        if start is not None and start.startswith(PROBE_REQUEST_STARTS):
+            conn.data_ready = True
+            future = self.probe_pool.submit(self.handle, conn)
+            future.add_done_callback(lambda done: self.method_queue.defer(self.finish_request, conn, done))
+            return None
+        return super().enqueue_req(conn)
+
+    def _wait_for_first_bytes(self, conn):
+        """What gthread does with a connection that sent nothing yet (its _DEFER), from the start."""
+        conn.sock.setblocking(False)
+        conn.timeout = time.monotonic() + self.cfg.keepalive
+        self.pending_conns.append(conn)
+        self.poller.register(conn.sock, selectors.EVENT_READ, partial(self.on_pending_socket_readable, conn))
 
 
 class JsonEdgeSyncWorker(JsonEdgeMixin, SyncWorker):

@@ -6,10 +6,10 @@ import secrets
 import socket
 from pathlib import Path
 
-import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from ipresmgr_site import __version__
+from ipresmgr_site.database_url import postgres_database
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -75,6 +75,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "ipresmgr_site.health.OpsEndpointsMiddleware",  # /healthz, /readyz, /metrics: before anything
     "ipresmgr_site.calls.CallObserverMiddleware",  # one log line and the metrics of each /v1 call
+    "pools.api.middleware.CallDeadlineMiddleware",  # a call past IPRESMGR_DB_CALL_TIMEOUT_MS: cancelled, Code 50
     "pools.api.middleware.V1JsonErrorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -111,12 +112,17 @@ DATABASE_URL = os.environ.get("DATABASE_URL", "")
 DB_STATEMENT_TIMEOUT_MS = env_int("IPRESMGR_DB_STATEMENT_TIMEOUT_MS", 5000)
 DB_LOCK_TIMEOUT_MS = env_int("IPRESMGR_DB_LOCK_TIMEOUT_MS", 3000)
 DB_CONNECT_TIMEOUT_S = env_int("IPRESMGR_DB_CONNECT_TIMEOUT_S", 3)
+# PostgreSQL: no request holds a worker thread on the database longer than this, a COMMIT waiting
+# for a synchronous standby included (ipresmgr_site/call_deadline.py); a /v1 call past it answers
+# Code 50, outcome unknown. 0: no bound beyond the statement timeout.
+IPRESMGR_DB_CALL_TIMEOUT_MS = env_int("IPRESMGR_DB_CALL_TIMEOUT_MS", 8000)
 
 if DATABASE_URL:
-    # No health check (a `SELECT 1`) before each request: a connection found dead by a statement
-    # is replaced and the call retried (pools.transactions.retrying).
-    _db = dj_database_url.parse(DATABASE_URL, conn_max_age=600, conn_health_checks=False)
-    _db.setdefault("OPTIONS", {})
+    # libpq's URL grammar, multi-host forms included (ipresmgr_site/database_url.py). No health
+    # check (a `SELECT 1`) before each request: a connection found dead by a statement is replaced
+    # and the call retried (pools.transactions.retrying).
+    _db = postgres_database(DATABASE_URL)
+    _db.update(CONN_MAX_AGE=600, CONN_HEALTH_CHECKS=False)
     _db["OPTIONS"].setdefault("connect_timeout", DB_CONNECT_TIMEOUT_S)
     # Parameters travel apart from the SQL, and a statement run a few times is prepared once per
     # connection: the hot paths' statements are parsed and planned once, not on every call.
@@ -125,12 +131,12 @@ if DATABASE_URL:
     # 0 keeps them off (PgBouncer in transaction mode before 1.21).
     _prepare_after = env_int("IPRESMGR_DB_PREPARE_THRESHOLD", 5)
     _db["OPTIONS"].setdefault("prepare_threshold", _prepare_after or None)
-    # Bounded waits: no request hangs on a lock queue or a dead server.
-    _db["OPTIONS"].setdefault(
-        "options",
+    # Bounded waits: no request hangs on a lock queue or a dead server. `options` of the URL come
+    # after ours, so they win.
+    _db["OPTIONS"]["options"] = (
         f"-c statement_timeout={DB_STATEMENT_TIMEOUT_MS} -c lock_timeout={DB_LOCK_TIMEOUT_MS}"
-        " -c idle_in_transaction_session_timeout=30000",
-    )
+        " -c idle_in_transaction_session_timeout=30000 " + _db["OPTIONS"].get("options", "")
+    ).strip()
     _db.setdefault("TEST", {})
     if os.environ.get("IPRESMGR_TEST_DB_NAME"):
         _db["TEST"]["NAME"] = os.environ["IPRESMGR_TEST_DB_NAME"]

@@ -10,12 +10,31 @@ import functools
 import random
 import time
 
-from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
+from django.db import (
+    DatabaseError,
+    IntegrityError,
+    InterfaceError,
+    InternalError,
+    OperationalError,
+    connection,
+    transaction,
+)
 
 # Serialization failure, deadlock, a unique race lost to a concurrent transaction (two creates of
 # one workload, two requires of one pod): running the call again sees the winner's work.
 RETRY_SQLSTATES = {"40001", "40P01", "23505"}
 MAX_ATTEMPTS = 5
+# A server that accepts no writes (psycopg's ReadOnlySqlTransaction, an InternalError; or the
+# connection check's ServerNotWritable): a standby, a demoted primary. An outage, not a bug.
+READ_ONLY_SQLSTATE = "25006"
+
+
+def sqlstate_of(exc: Exception) -> str | None:
+    return getattr(exc, "sqlstate", None) or getattr(exc.__cause__, "sqlstate", None)
+
+
+def is_read_only(exc: Exception) -> bool:
+    return isinstance(exc, DatabaseError) and sqlstate_of(exc) == READ_ONLY_SQLSTATE
 
 
 def is_retryable(exc: Exception) -> bool:
@@ -38,8 +57,10 @@ def _connection_was_lost() -> bool:
 
 def retrying(fn):
     """Run `fn` again on a retryable conflict, and once more on a fresh connection if the
-    persistent one turned out to be dead. Safe because every call of the API is idempotent: a
-    retried require finds the address it bound, a retried release finds nothing left to do."""
+    persistent one turned out to be dead or read-only (libpq may find the new primary of a
+    multi-host URL); a read-only connection is never kept for the next call. Safe because every
+    call of the API is idempotent: a retried require finds the address it bound, a retried
+    release finds nothing left to do."""
 
     @functools.wraps(fn)
     def run(*args, **kwargs):
@@ -49,11 +70,14 @@ def retrying(fn):
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
                 return fn(*args, **kwargs)
-            except (IntegrityError, OperationalError, InterfaceError) as exc:
-                if not reconnected and isinstance(exc, OperationalError | InterfaceError) and _connection_was_lost():
+            except (IntegrityError, OperationalError, InterfaceError, InternalError) as exc:
+                lost = isinstance(exc, OperationalError | InterfaceError) and _connection_was_lost()
+                if lost or is_read_only(exc):
                     connection.close()  # the next statement connects afresh
-                    reconnected = True
-                    continue
+                    if not reconnected:
+                        reconnected = True
+                        continue
+                    raise
                 if attempt == MAX_ATTEMPTS or not is_retryable(exc):
                     raise
                 time.sleep(random.uniform(0.001, 0.01) * attempt)

@@ -16,9 +16,12 @@ from rest_framework import exceptions
 
 from pools.choices import HTTP_STATUS_BY_CODE, Code, ReqType
 from pools.errors import ServiceError
+from pools.transactions import is_read_only
 
 REQ_ID_MAX = 128
 UNAVAILABLE_MSG = "database unavailable or busy; retry"
+OUTCOME_UNKNOWN_MSG = "database call timed out: outcome unknown; retry (every call is idempotent)"
+READ_ONLY_MSG = "database does not accept writes (a standby or a demoted primary); retry"
 WWW_AUTHENTICATE = 'Bearer realm="ipresmgr"'
 # The webhook's answers (IPResMgr2WBRes) name the request type; the IPAM's do not.
 WEBHOOK_REQ_TYPES = frozenset({ReqType.CREATE_IP_POOL, ReqType.RELEASE_IP_POOL, ReqType.SCALE_IP_POOL})
@@ -82,6 +85,8 @@ def as_service_error(exc: Exception) -> ServiceError:
         return ServiceError(
             Code.INVALID_REQUEST, f"body larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes", http_status=413
         )
+    if is_read_only(exc):  # an InternalError in psycopg, but an outage: retry finds the new primary
+        return ServiceError(Code.UNAVAILABLE, READ_ONLY_MSG)
     # Statement and lock timeouts (57014, 55P03) arrive as OperationalError too.
     if isinstance(exc, OperationalError | InterfaceError):
         return ServiceError(Code.UNAVAILABLE, UNAVAILABLE_MSG)

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
-from pools.api.envelope import answer, as_service_error, new_req_id
-from pools.choices import Code
+from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS, connections
+
+from ipresmgr_site.call_deadline import WATCHDOG
+from pools.api.envelope import OUTCOME_UNKNOWN_MSG, answer, as_service_error, new_req_id, req_id_or_new
+from pools.choices import Code, ReqType
 
 log = logging.getLogger("ipresmgr.api")
 
@@ -39,3 +44,45 @@ class V1JsonErrorsMiddleware:
     def _answer_error(exc: Exception):
         error = as_service_error(exc)
         return answer(new_req_id(), error.code, error.msg, status=error.http_status)
+
+
+class CallDeadlineMiddleware:
+    """Every request on PostgreSQL is watched (ipresmgr_site/call_deadline.py): past
+    IPRESMGR_DB_CALL_TIMEOUT_MS its backend is cancelled, and a /v1 call answers Code 50 whatever
+    the database said (a COMMIT cancelled in its wait for a synchronous standby has committed
+    locally: the outcome is unknown, the caller's retry is safe). The connection is dropped."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        on_postgres = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
+        self.timeout_s = settings.IPRESMGR_DB_CALL_TIMEOUT_MS / 1000 if on_postgres else 0
+
+    def __call__(self, request):
+        if not self.timeout_s:
+            return self.get_response(request)
+        connection = connections[DEFAULT_DB_ALIAS]
+        watch = WATCHDOG.watch(connection, self.timeout_s)
+        try:
+            response = self.get_response(request)
+        finally:
+            timed_out = WATCHDOG.release(watch)
+        if not timed_out:
+            return response
+        if not connection.in_atomic_block:
+            connection.close()
+        if not request.path.startswith("/v1/"):
+            return response
+        return self._outcome_unknown(request, response)
+
+    @staticmethod
+    def _outcome_unknown(request, response):
+        try:
+            given = json.loads(response.content)
+        except (ValueError, AttributeError):
+            given = {}
+        req_id = req_id_or_new(given.get("ReqID"))
+        req_type = ReqType(given["ReqType"]) if given.get("ReqType") in ReqType.values else None
+        fields = getattr(request, "ipresmgr_log_fields", None)
+        if fields is not None:  # the call's log line and metrics say what the caller was told
+            fields.update({"Code": int(Code.UNAVAILABLE), "msg": OUTCOME_UNKNOWN_MSG})
+        return answer(req_id, Code.UNAVAILABLE, OUTCOME_UNKNOWN_MSG, req_type=req_type)

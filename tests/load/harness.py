@@ -107,8 +107,17 @@ def bound_pairs(env: dict) -> set[tuple[str, str]]:
 class Gunicorn:
     """One app instance: a gunicorn master and its workers on a port of our own."""
 
-    def __init__(self, env: dict, log_path: Path, *, workers: int = 3, threads: int = 1):
-        self.port = free_port(APP_PORTS)
+    def __init__(
+        self,
+        env: dict,
+        log_path: Path,
+        *,
+        workers: int = 3,
+        threads: int = 1,
+        worker_class: str | None = None,
+        ports: range = APP_PORTS,
+    ):
+        self.port = free_port(ports)
         self.log_path = log_path
         self._log = open(log_path, "w")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
@@ -123,6 +132,7 @@ class Gunicorn:
                 "--timeout=30",
                 "--graceful-timeout=3",
                 "--backlog=256",
+                *([f"--worker-class={worker_class}"] if worker_class else []),
             ],
             cwd=REPO,
             env=env,
@@ -176,14 +186,18 @@ class PrivatePostgres:
     """A throw-away PostgreSQL 15 cluster in a temp dir, owned by user postgres, on its own port.
     It may be stopped and started at will: nobody else uses it."""
 
-    def __init__(self):
-        self.port = free_port(PG_PORTS)
+    def __init__(self, *, ports: range = PG_PORTS, initdb: bool = True):
+        self.port = free_port(ports)
         self.dir = Path(tempfile.mkdtemp(prefix="ipresmgr-pg-"))
         self.data = self.dir / "data"
         self.log = self.dir / "server.log"
+        self.extra_options = ""  # more `-c name=value` for start()
         if os.geteuid() == 0:
             shutil.chown(self.dir, "postgres", "postgres")
-        self._run(str(PG_BIN / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "-N")
+        if initdb:
+            self._run(
+                str(PG_BIN / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "-N"
+            )
 
     def _run(self, *args: str) -> None:
         command = ["runuser", "-u", "postgres", "--", *args] if os.geteuid() == 0 else list(args)
@@ -195,7 +209,7 @@ class PrivatePostgres:
     def start(self) -> None:
         options = (
             f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.dir} "
-            "-c fsync=off -c shared_buffers=16MB -c max_connections=50"
+            "-c fsync=off -c shared_buffers=16MB -c max_connections=50 " + self.extra_options
         )
         self._run(
             str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-o", options, "-w", "-t", "60", "start"
