@@ -142,9 +142,9 @@ def gunicorn(
     }
     gunicorn_bin = str(Path(sys.executable).with_name("gunicorn"))
     command = [gunicorn_bin, "ipresmgr_site.wsgi", "-c", str(ROOT / "bench" / "gunicorn.conf.py")]
-    if profile:  # sample every worker, on and off CPU, as collapsed stacks (bench/profile_summary.py)
+    if profile:  # sample every worker's on-CPU stacks, collapsed (bench/profile_summary.py)
         py_spy = str(Path(sys.executable).with_name("py-spy"))
-        record = [py_spy, "record", "--subprocesses", "--idle", "--format", "raw", "-r", "200", "-o", str(profile)]
+        record = [py_spy, "record", "--subprocesses", "--format", "raw", "-r", "200", "-o", str(profile)]
         command = [*record, "--", *command]
     proc = subprocess.Popen(
         command,
@@ -681,6 +681,16 @@ def main() -> int:
         if report.get(name):
             print(f"\n{name}: {json.dumps(with_ceiling_share(report, report[name]))}")
     print(f"\ntook {report['seconds']} s")
+    if args.profile and args.profile.exists():
+        from bench import profile_summary
+
+        served = report.get("one_pool") or (report["levels"] or [{}])[-1]
+        calls = [served.get(phase, {}) for phase in ("require", "release")]
+        per_call = sum(c.get("server_cpu_us_per_call", 0) * c.get("calls", 0) for c in calls) / max(
+            1, sum(c.get("calls", 0) for c in calls)
+        )
+        print(f"\nprofile {args.profile} (server CPU per call of the profiled run: {per_call:.0f} µs, under py-spy):")
+        print(profile_summary.table(str(args.profile), per_call or None))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=2))
