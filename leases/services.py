@@ -30,7 +30,7 @@ from django.utils import timezone
 
 from leases.models import Lease
 from leases.tables import quoted_tables
-from pools import addressing, allocation
+from pools import allocation
 from pools.audit import audit_insert_sql, audit_record, audit_values
 from pools.choices import Code, PoolState
 from pools.domain import CallContext, Workload
@@ -194,9 +194,8 @@ def _require_under_pool_lock(*, ctx, workload, pod_id, resource_id) -> RequiredA
 def ip_release(*, ctx: CallContext, workload: Workload, pod_id: str, ip: str = "") -> list[str]:
     """Release what the pod holds in the workload's pools (active or released: pods outlive
     their workload while they terminate). Nothing bound is success; another pod's is 31.
-    Returns the IPs released."""
-    if ip:
-        ip = str(addressing.parse_ip(ip))
+    Returns the IPs released. `ip`: empty, or an address in canonical text (the contract's field
+    gives it so: parsed once, there)."""
     if connection.vendor == "postgresql":
         released = retrying(_release_in_one_statement)(ctx=ctx, workload=workload, pod_id=pod_id, ip=ip)
         if released is not None:
