@@ -528,7 +528,8 @@ def sqlite_run(args, env: dict) -> list[dict]:
     levels = []
     try:
         token = setup_database(env)
-        with gunicorn(env, args.port + 1, workers=1, threads=args.sqlite_threads, worker_class="gthread"):
+        with gunicorn(env, args.port + 1, workers=1, threads=args.sqlite_threads, worker_class="gthread") as server:
+            meter = cpu.Meter([server.pid])  # the database is in the server's process
             for concurrency in (1, 8):
                 level = asyncio.run(
                     run_level(
@@ -540,6 +541,7 @@ def sqlite_run(args, env: dict) -> list[dict]:
                         rounds=1,
                         pools=1,
                         max_seconds=args.max_seconds,
+                        meter=meter,
                     )
                 )
                 level["fill"] = 0
