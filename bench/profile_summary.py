@@ -1,58 +1,81 @@
-"""Where a py-spy profile (--format raw, collapsed stacks, with --idle) says the server's time goes.
+"""Where a py-spy profile (--format raw, collapsed stacks, on-CPU samples) says the server's CPU goes,
+per layer of a /v1 call.
 
-python bench/profile_summary.py artifacts/profile.txt"""
+python bench/profile_summary.py artifacts/profile.txt [--cpu-us-per-call N]
+
+Each sample goes to the layer of its innermost frame that belongs to one: a JSON encoder called
+from our envelope counts as the envelope, a psycopg socket call as the database round trip.
+With --cpu-us-per-call (bench/run.py's server CPU per call of the same run) the shares are also
+given in µs per call."""
 
 from __future__ import annotations
 
-import sys
+import argparse
 from collections import Counter
 
-# Checked in order; a sample goes to the first bucket one of whose markers is in its stack.
-BUCKETS = [
-    (
-        "waiting for a connection (gunicorn accept/select)",
-        ["select (selectors.py", "accept (socket.py", "wait (gunicorn"],
-    ),
-    ("SQL: commit (WAL flush)", ["commit (django/db/backends/base/base.py"]),
-    ("SQL: statements (send, wait, fetch)", ["execute (psycopg/cursor.py", "execute (django/db/backends/sqlite3"]),
-    ("SQL: connect / begin", ["connect (psycopg", "set_autocommit", "ensure_connection"]),
-    ("Django ORM: building SQL, making objects", ["django/db/models/"]),
-    ("DRF request validation (serializers)", ["is_valid (rest_framework"]),
-    ("auth (token hash + lookup)", ["authenticate (pools/auth.py"]),
-    ("service code (leases/services.py, audit)", ["leases/services.py", "pools/audit.py"]),
-    ("response rendering", ["render (rest_framework", "finalize_response"]),
-    ("Django middleware and URL routing", ["django/core/handlers", "django/middleware", "django/urls"]),
-    ("gunicorn HTTP parsing and writing", ["gunicorn/"]),
-]
+# (layer, markers): a frame belongs to the first layer one of whose markers it contains.
+LAYERS = [
+    ("database round trip (psycopg, Django's backend: send, wait, fetch, commit)", ["psycopg", "django/db/backends/"]),
+    ("Django ORM (building SQL, making objects)", ["django/db/models/", "django/db/transaction"]),
+    ("our services and SQL text (leases/, pools/ services, audit)", ["leases/services.py", "pools/audit.py",
+                                                                    "pools/allocation.py", "pools/transactions.py",
+                                                                    "leases/tables.py", "pools/domain.py"]),
+    ("DRF serializer validation (our fields included)", ["rest_framework/serializers.py", "rest_framework/fields.py",
+                                                          "pools/api/fields.py", "leases/serializers.py",
+                                                          "rest_framework/validators.py"]),
+    ("authentication (token header, cache)", ["pools/auth.py", "_authenticate (rest_framework"]),
+    ("DRF request, negotiation, parsing, rendering", ["rest_framework/"]),
+    ("our envelope and views (pools/api, leases/views.py)", ["pools/api/", "leases/views.py"]),
+    ("call log and metrics", ["ipresmgr_site/calls.py", "ipresmgr_site/metrics.py", "ipresmgr_site/logs.py",
+                              "prometheus_client", "logging/"]),
+    ("Django middleware, handler and URL routing", ["django/middleware", "django/contrib/", "whitenoise",
+                                                    "django/core/handlers", "django/urls", "ipresmgr_site/health.py",
+                                                    "django/http/"]),
+    ("gunicorn HTTP handling (accept, parse, write)", ["gunicorn/"]),
+]  # fmt: skip
+OTHER = "other (interpreter, threads, imports)"
 
 
-def main(path: str) -> None:
-    buckets: Counter = Counter()
-    self_time: Counter = Counter()
+def layer_of(frames: list[str]) -> str:
+    for frame in reversed(frames):
+        for label, markers in LAYERS:
+            if any(marker in frame for marker in markers):
+                return label
+    return OTHER
+
+
+def summary(path: str) -> tuple[int, Counter, Counter]:
+    layers: Counter = Counter()
+    leaves: Counter = Counter()
     total = 0
-    for line in open(path):
-        stack, _, count = line.rstrip("\n").rpartition(" ")
-        if not stack:
-            continue
-        n = int(count)
-        total += n
-        frames = stack.split(";")
-        self_time[frames[-1]] += n
-        for label, markers in BUCKETS:
-            if any(marker in stack for marker in markers):
-                buckets[label] += n
-                break
-        else:
-            buckets["other"] += n
-    busy = total - buckets[BUCKETS[0][0]]
-    print(f"{total} samples; {busy} while serving a request")
-    for label, n in buckets.most_common():
-        share = f"{100 * n / busy:5.1f}% of serving" if label != BUCKETS[0][0] else " " * 18
-        print(f"{100 * n / total:5.1f}%  {share}  {label}")
-    print("\ntop frames by own samples:")
-    for frame, n in self_time.most_common(15):
-        print(f"{100 * n / total:5.1f}%  {frame[:150]}")
+    with open(path) as f:
+        for line in f:
+            stack, _, count = line.rstrip("\n").rpartition(" ")
+            if not stack:
+                continue
+            n = int(count)
+            total += n
+            frames = stack.split(";")
+            leaves[frames[-1]] += n
+            layers[layer_of(frames)] += n
+    return total, layers, leaves
+
+
+def table(path: str, cpu_us_per_call: float | None = None) -> str:
+    total, layers, leaves = summary(path)
+    lines = [f"{total} on-CPU samples", "", "| layer | share of server CPU | µs per call |", "|---|---:|---:|"]
+    for label, n in layers.most_common():
+        share = n / max(1, total)
+        us = f"{share * cpu_us_per_call:.0f}" if cpu_us_per_call else ""
+        lines.append(f"| {label} | {100 * share:.1f} % | {us} |")
+    lines += ["", "top frames by own samples:"]
+    lines += [f"{100 * n / max(1, total):5.1f}%  {frame[:150]}" for frame, n in leaves.most_common(15)]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    parser = argparse.ArgumentParser()
+    parser.add_argument("path")
+    parser.add_argument("--cpu-us-per-call", type=float)
+    args = parser.parse_args()
+    print(table(args.path, args.cpu_us_per_call))

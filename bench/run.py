@@ -34,7 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import ceiling, scenarios, vacuum  # noqa: E402
+from bench import ceiling, cpu, scenarios, vacuum  # noqa: E402
 from bench.checks import Holding, overlapping_holdings  # noqa: E402
 from bench.loadgen import HOST, Phase, call, drive  # noqa: E402
 
@@ -142,9 +142,9 @@ def gunicorn(
     }
     gunicorn_bin = str(Path(sys.executable).with_name("gunicorn"))
     command = [gunicorn_bin, "ipresmgr_site.wsgi", "-c", str(ROOT / "bench" / "gunicorn.conf.py")]
-    if profile:  # sample every worker, on and off CPU, as collapsed stacks (bench/profile_summary.py)
+    if profile:  # sample every worker's on-CPU stacks, collapsed (bench/profile_summary.py)
         py_spy = str(Path(sys.executable).with_name("py-spy"))
-        record = [py_spy, "record", "--subprocesses", "--idle", "--format", "raw", "-r", "200", "-o", str(profile)]
+        record = [py_spy, "record", "--subprocesses", "--format", "raw", "-r", "200", "-o", str(profile)]
         command = [*record, "--", *command]
     proc = subprocess.Popen(
         command,
@@ -233,7 +233,16 @@ async def release_pool(port, token, name) -> None:
 
 
 async def run_level(
-    port: int, token: str, name: str, *, concurrency: int, ops: int, rounds: int, pools: int, max_seconds: float
+    port: int,
+    token: str,
+    name: str,
+    *,
+    concurrency: int,
+    ops: int,
+    rounds: int,
+    pools: int,
+    max_seconds: float,
+    meter: cpu.Meter | None = None,
 ):
     """Create `pools` pools holding `ops` addresses in all; then `rounds` times: `ops` new pods,
     spread over the pools, require an address, then all release theirs."""
@@ -241,6 +250,8 @@ async def run_level(
     for pool_name in names:
         await create_pool(port, token, pool_name, -(-ops // pools), HOT_SUBNET)
     require, release = Phase(), Phase()
+    meter = meter or cpu.Meter()
+    require_cpu, release_cpu = cpu.Tally(), cpu.Tally()
     holdings: list[Holding] = []
     cpu_client = os.times()
     busy0, total0 = cpu_busy_jiffies()
@@ -273,8 +284,10 @@ async def run_level(
                 return False, f"release {pod} {ip}: HTTP {status} {body}"
             return True, Holding(pod=pod, ip=ip, require_answered=answered, release_sent=sent)
 
-        held = await drive(pods, concurrency, deadline, require, require_one)
-        holdings += await drive(held, concurrency, deadline, release, release_one)
+        with meter.counting(require_cpu):
+            held = await drive(pods, concurrency, deadline, require, require_one)
+        with meter.counting(release_cpu):
+            holdings += await drive(held, concurrency, deadline, release, release_one)
     busy1, total1 = cpu_busy_jiffies()
     cpu_after = os.times()
     for pool_name in names:
@@ -284,8 +297,8 @@ async def run_level(
     return {
         "concurrency": concurrency,
         "pools": pools,
-        "require": require.summary(),
-        "release": release.summary(),
+        "require": {**require.summary(), **require_cpu.per_call(require.calls)},
+        "release": {**release.summary(), **release_cpu.per_call(release.calls)},
         "holdings": len(holdings),
         "duplicates": len(overlapping_holdings(holdings)),
         "machine_cpu_busy_pct": round(100 * (busy1 - busy0) / max(1, total1 - total0), 1),
@@ -350,6 +363,7 @@ def postgres_run(args, env: dict) -> dict:
     env = {**env, "DATABASE_URL": args.database_url}
     recreate_database(args.database_url)
     report: dict = {"machine": machine_facts(args.database_url), "levels": [], "pool_ops": {}}
+    args.postmaster = cpu.postmaster_pid(args.database_url)
     try:
         if "ceiling" in args.scenarios:
             report["ceiling"] = database_ceiling(args)
@@ -365,6 +379,9 @@ def postgres_run(args, env: dict) -> dict:
         if "levels" in args.scenarios:
             with vacuum.stand_in(args.database_url, every=every, report=report["vacuum"]):
                 run_levels(args, env, token, report)
+        if "onepool" in args.scenarios:
+            with vacuum.stand_in(args.database_url, every=every, report=report["vacuum"]):
+                run_one_pool_level(args, env, token, report)
         if {"burst", "churn"} & set(args.scenarios):
             with vacuum.stand_in(args.database_url, every=every, report=report["vacuum"]):
                 run_one_pool_scenarios(args, env, token, report)
@@ -391,7 +408,8 @@ def run_levels(args, env: dict, token: str, report: dict) -> None:
         threads=args.threads,
         worker_class=args.worker_class,
         profile=args.profile,
-    ):
+    ) as server:
+        meter = cpu.Meter([server.pid], args.postmaster)
         report["pool_ops"]["empty"] = asyncio.run(pool_operations(args.port, token, "empty"))
         fill_state = {"reserved": 0, "pools": 0}
         for fill in args.fills:
@@ -408,6 +426,7 @@ def run_levels(args, env: dict, token: str, report: dict) -> None:
                         rounds=args.rounds,
                         pools=args.pools,
                         max_seconds=args.max_seconds,
+                        meter=meter,
                     )
                 )
                 level["fill"] = fill_state["reserved"]
@@ -417,19 +436,57 @@ def run_levels(args, env: dict, token: str, report: dict) -> None:
         report["pool_ops"]["filled"] = asyncio.run(pool_operations(args.port, token, "filled"))
 
 
+def run_one_pool_level(args, env: dict, token: str, report: dict) -> None:
+    """`--one-pool-clients` clients require for `--one-pool-pods` new pods of one pool, then release
+    them, against one instance of `--workers` workers (the figure an operator sizes by)."""
+    with gunicorn(
+        env,
+        args.port,
+        workers=args.workers,
+        threads=args.threads,
+        worker_class=args.worker_class,
+        profile=args.profile,
+    ) as server:
+        level = asyncio.run(
+            run_level(
+                args.port,
+                token,
+                "one-pool",
+                concurrency=args.one_pool_clients,
+                ops=args.one_pool_pods,
+                rounds=1,
+                pools=1,
+                max_seconds=args.max_seconds,
+                meter=cpu.Meter([server.pid], args.postmaster),
+            )
+        )
+    level["fill"] = 0
+    report["one_pool"] = level
+    print("one pool " + format_level(level), flush=True)
+
+
 def run_one_pool_scenarios(args, env: dict, token: str, report: dict) -> None:
     """The burst and the churn, against `--instances` app instances on the one database."""
     ports = [args.port + 2 + k for k in range(args.instances)]
     hot = {"NetRegionalID": REGION, "SubnetID": HOT_SUBNET[0], "SubnetGatewayAddr": HOT_SUBNET[2]}
     with ExitStack() as servers:
-        for port in ports:
+        roots = [
             servers.enter_context(
                 gunicorn(env, port, workers=args.instance_workers, threads=args.threads, worker_class=args.worker_class)
-            )
+            ).pid
+            for port in ports
+        ]
+        meter = cpu.Meter(roots, args.postmaster)
         if "burst" in args.scenarios:
             result = asyncio.run(
                 scenarios.burst(
-                    ports, token, name="burst", pods=args.burst_pods, in_flight=args.burst_in_flight, subnet=hot
+                    ports,
+                    token,
+                    name="burst",
+                    pods=args.burst_pods,
+                    in_flight=args.burst_in_flight,
+                    subnet=hot,
+                    meter=meter,
                 )
             )
             report["burst"] = result
@@ -445,6 +502,7 @@ def run_one_pool_scenarios(args, env: dict, token: str, report: dict) -> None:
                     seconds=args.churn_seconds,
                     window=args.churn_window,
                     subnet=hot,
+                    meter=meter,
                 )
             )
             report["churn"] = result
@@ -470,7 +528,8 @@ def sqlite_run(args, env: dict) -> list[dict]:
     levels = []
     try:
         token = setup_database(env)
-        with gunicorn(env, args.port + 1, workers=1, threads=args.sqlite_threads, worker_class="gthread"):
+        with gunicorn(env, args.port + 1, workers=1, threads=args.sqlite_threads, worker_class="gthread") as server:
+            meter = cpu.Meter([server.pid])  # the database is in the server's process
             for concurrency in (1, 8):
                 level = asyncio.run(
                     run_level(
@@ -482,6 +541,7 @@ def sqlite_run(args, env: dict) -> list[dict]:
                         rounds=1,
                         pools=1,
                         max_seconds=args.max_seconds,
+                        meter=meter,
                     )
                 )
                 level["fill"] = 0
@@ -503,15 +563,21 @@ def format_level(level: dict) -> str:
         f"p50 {rq['p50_ms']:>6.1f} p95 {rq['p95_ms']:>6.1f} p99 {rq['p99_ms']:>6.1f} ms  "
         f"release {rl['per_second']:>7.1f}/s p50 {rl['p50_ms']:>6.1f} p95 {rl['p95_ms']:>6.1f} "
         f"p99 {rl['p99_ms']:>6.1f} ms  errors {rq['errors'] + rl['errors']}  dup {level['duplicates']}  "
-        f"cpu {level['machine_cpu_busy_pct']}% (client {level['client_cpu_pct_of_machine']}%)"
+        f"cpu {level['machine_cpu_busy_pct']}% (client {level['client_cpu_pct_of_machine']}%)  "
+        f"CPU per call, server/PostgreSQL: require {cpu_per_call(rq)}, release {cpu_per_call(rl)}"
     )
+
+
+def cpu_per_call(phase: dict) -> str:
+    return f"{phase.get('server_cpu_us_per_call', 0):.0f}/{phase.get('pg_cpu_us_per_call', 0):.0f} µs"
 
 
 def markdown(report: dict) -> str:
     lines = [
         "| reserved elsewhere | pools | clients | requires/s | p50 / p95 / p99 ms | releases/s | p50 / p95 / p99 ms "
-        "| errors | duplicates | machine CPU | load generator CPU |",
-        "|---:|---:|---:|---:|---|---:|---|---:|---:|---:|---:|",
+        "| errors | duplicates | machine CPU | load generator CPU | CPU per require, server / PostgreSQL "
+        "| CPU per release, server / PostgreSQL |",
+        "|---:|---:|---:|---:|---|---:|---|---:|---:|---:|---:|---:|---:|",
     ]
     for level in report["levels"]:
         rq, rl = level["require"], level["release"]
@@ -520,7 +586,8 @@ def markdown(report: dict) -> str:
             f"| {rq['p50_ms']:.1f} / {rq['p95_ms']:.1f} / {rq['p99_ms']:.1f} | {rl['per_second']:,.0f} "
             f"| {rl['p50_ms']:.1f} / {rl['p95_ms']:.1f} / {rl['p99_ms']:.1f} | {rq['errors'] + rl['errors']} "
             f"| {level['duplicates']} of {level['holdings']:,} holds | {level['machine_cpu_busy_pct']:.0f}% "
-            f"| {level['client_cpu_pct_of_machine']:.0f}% ({level['client_cpu_us_per_call']:.0f} µs/call) |"
+            f"| {level['client_cpu_pct_of_machine']:.0f}% ({level['client_cpu_us_per_call']:.0f} µs/call) "
+            f"| {cpu_per_call(rq)} | {cpu_per_call(rl)} |"
         )
     return "\n".join(lines)
 
@@ -554,9 +621,11 @@ def main() -> int:
     parser.add_argument(
         "--scenarios",
         type=lambda s: s.split(","),
-        default=["ceiling", "levels", "burst", "churn"],
-        help="which parts to run (comma-separated): ceiling, levels, burst, churn",
+        default=["ceiling", "levels", "onepool", "burst", "churn"],
+        help="which parts to run (comma-separated): ceiling, levels, onepool, burst, churn",
     )
+    parser.add_argument("--one-pool-clients", type=int, default=32)
+    parser.add_argument("--one-pool-pods", type=int, default=2000)
     parser.add_argument("--ceiling-clients", type=int, default=32)
     parser.add_argument("--ceiling-seconds", type=int, default=20)
     parser.add_argument("--instances", type=int, default=2, help="app instances for the burst and the churn")
@@ -579,6 +648,7 @@ def main() -> int:
         args.ops, args.rounds, args.concurrency, args.fills, args.sqlite_ops = 200, 1, [1, 8], [1000], 100
         args.ceiling_clients, args.ceiling_seconds = 8, 3
         args.burst_pods, args.burst_in_flight = 200, 50
+        args.one_pool_clients, args.one_pool_pods = 8, 200
         args.churn_seconds, args.churn_window, args.churn_clients, args.churn_pool = 12, 4, 8, 40
     env = {k: v for k, v in os.environ.items() if not k.startswith("GUNICORN_")}
     env.setdefault("LOG_LEVEL", "ERROR")  # the refused warm-up calls would log a line each
@@ -607,10 +677,22 @@ def main() -> int:
         print()
         print("SQLite, one gunicorn process:")
         print(markdown({"levels": report["sqlite"]}))
+    if report.get("one_pool"):
+        print("\none pool: " + json.dumps(with_ceiling_share(report, report["one_pool"])))
     for name in ("burst", "churn"):
         if report.get(name):
             print(f"\n{name}: {json.dumps(with_ceiling_share(report, report[name]))}")
     print(f"\ntook {report['seconds']} s")
+    if args.profile and args.profile.exists():
+        from bench import profile_summary
+
+        served = report.get("one_pool") or (report["levels"] or [{}])[-1]
+        calls = [served.get(phase, {}) for phase in ("require", "release")]
+        per_call = sum(c.get("server_cpu_us_per_call", 0) * c.get("calls", 0) for c in calls) / max(
+            1, sum(c.get("calls", 0) for c in calls)
+        )
+        print(f"\nprofile {args.profile} (server CPU per call of the profiled run: {per_call:.0f} µs, under py-spy):")
+        print(profile_summary.table(str(args.profile), per_call or None))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=2))
@@ -628,7 +710,8 @@ def with_ceiling_share(report: dict, result: dict) -> dict:
         return result
     shares = {}
     if "require" in result:
-        shares["require_pct_of_ceiling"] = round(100 * result["require"]["pods_per_s"] / top, 1)
+        per_second = result["require"].get("pods_per_s", result["require"].get("per_second", 0))
+        shares["require_pct_of_ceiling"] = round(100 * per_second / top, 1)
     if "first_window_per_s" in result:
         with_releases = report["ceiling"]["allocations_per_s_with_releases"]
         shares["pairs_pct_of_ceiling_with_releases"] = round(100 * result["first_window_per_s"] / with_releases, 1)
@@ -636,7 +719,7 @@ def with_ceiling_share(report: dict, result: dict) -> dict:
 
 
 def scenario_problems(report: dict) -> list[str]:
-    levels = report["levels"] + report.get("sqlite", [])
+    levels = report["levels"] + report.get("sqlite", []) + ([report["one_pool"]] if report.get("one_pool") else [])
     problems = []
     if any(lv["duplicates"] for lv in levels):
         problems.append("levels with duplicates")

@@ -13,6 +13,7 @@ import itertools
 import time
 from dataclasses import dataclass, field
 
+from bench import cpu
 from bench.checks import Holding, overlapping_holdings, percentile
 from bench.loadgen import call
 
@@ -78,7 +79,9 @@ async def _phase(jobs: list, in_flight: int, one, calls: PodCalls) -> list:
     return results
 
 
-async def burst(ports: list[int], token: str, *, name: str, pods: int, in_flight: int, subnet: dict) -> dict:
+async def burst(
+    ports: list[int], token: str, *, name: str, pods: int, in_flight: int, subnet: dict, meter: cpu.Meter | None = None
+) -> dict:
     """A pool of `pods` replicas, then `pods` pods require at once (`in_flight` at a time), then
     all of them release. `subnet`: the create call's NetRegionalID, SubnetID, SubnetGatewayAddr."""
     await _create(ports[0], token, name, pods, subnet)
@@ -97,14 +100,19 @@ async def burst(ports: list[int], token: str, *, name: str, pods: int, in_flight
         await _until_not_code50(next(instance), "/v1/ip/release", body, token, released)
         return Holding(pod=pod, ip=ip, require_answered=answered, release_sent=sent)
 
-    held = await _phase([f"{name}-pod-{n}" for n in range(pods)], in_flight, require, required)
-    holdings = await _phase(held, in_flight, release, released)
+    meter = meter or cpu.Meter()
+    require_cpu, release_cpu = cpu.Tally(), cpu.Tally()
+    with meter.counting(require_cpu):
+        held = await _phase([f"{name}-pod-{n}" for n in range(pods)], in_flight, require, required)
+    with meter.counting(release_cpu):
+        holdings = await _phase(held, in_flight, release, released)
     await _release_pool(ports[0], token, name)
     return {
         "instances": len(ports),
         "in_flight": in_flight,
-        "require": required.summary(pods),
-        "release": released.summary(pods),
+        # per call made, Code 50 retries included
+        "require": {**required.summary(pods), **require_cpu.per_call(pods + required.code50)},
+        "release": {**released.summary(pods), **release_cpu.per_call(pods + released.code50)},
         "distinct_ips": len({ip for _, ip, _ in held}),
         "duplicates": len(overlapping_holdings(holdings)),
     }
@@ -120,6 +128,7 @@ async def churn(
     seconds: float,
     window: float,
     subnet: dict,
+    meter: cpu.Meter | None = None,
 ) -> dict:
     """`clients` pods at a time each require and then release, over and over, for `seconds`, on one
     pool of `pool_size`; pairs completed are counted per `window` seconds."""
@@ -155,7 +164,10 @@ async def churn(
             if slot < len(windows):
                 windows[slot] += 1
 
-    await asyncio.gather(*[client() for _ in range(clients)])
+    meter = meter or cpu.Meter()
+    pair_cpu = cpu.Tally()
+    with meter.counting(pair_cpu):
+        await asyncio.gather(*[client() for _ in range(clients)])
     await _release_pool(ports[0], token, name)
     full = windows[: int(seconds // window)]  # drop the partial last window
     per_second = [round(n / window, 1) for n in full]
@@ -172,6 +184,7 @@ async def churn(
         "errors": len(errors),
         "first_errors": errors[:3],
         "duplicates": len(overlapping_holdings(holdings)),
+        "cpu_per_call": pair_cpu.per_call(2 * len(holdings) + len(errors)),
     }
 
 

@@ -1,9 +1,10 @@
 """Each /v1 call, as operations see it: one JSON log line and its metrics.
 
 The fields come from `request.ipresmgr_log_fields` when a view sets it on the Django request
-(keys ReqID, Code, endpoint, cluster, namespace, kind, workload, pod, ip); whatever it leaves out
-is read from the call's own JSON body and JSON answer (both small: the body is at most
-DATA_UPLOAD_MAX_MEMORY_SIZE) or the query string. Never from the headers, so never a token."""
+(keys ReqID, Code, endpoint, cluster, namespace, kind, workload, pod, ip; with Code, the body is
+not read again); whatever it leaves out is read from the call's own JSON body and JSON answer
+(both small: the body is at most DATA_UPLOAD_MAX_MEMORY_SIZE) or the query string. Never from
+the headers, so never a token."""
 
 from __future__ import annotations
 
@@ -96,7 +97,8 @@ def call_code(given: dict, answer: dict) -> int | None:
 
 def call_fields(request: HttpRequest, given: dict, answer: dict) -> dict:
     """The log line's call fields: the view's own, else the request's body or query string and the answer."""
-    body = _request_body(request)
+    # A /v1 view that tells its Code has told the body's fields too (parsed once, by the view).
+    body = {} if "Code" in given else _request_body(request)
     fields: dict = {}
     for key, field in FROM_BODY.items():
         fields[field] = _clean(body.get(key))

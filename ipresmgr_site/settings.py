@@ -78,12 +78,13 @@ MIDDLEWARE = [
     "pools.api.middleware.CallDeadlineMiddleware",  # a call past IPRESMGR_DB_CALL_TIMEOUT_MS: cancelled, Code 50
     "pools.api.middleware.V1JsonErrorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # The console's (static files, sessions, CSRF, login, messages): not run on /v1 (bearer tokens).
+    "pools.api.middleware.WhiteNoiseNotOnV1",
+    "pools.api.middleware.SessionNotOnV1",
     "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "pools.api.middleware.CsrfNotOnV1",
+    "pools.api.middleware.AuthenticationNotOnV1",
+    "pools.api.middleware.MessageNotOnV1",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 

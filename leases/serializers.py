@@ -7,7 +7,14 @@ from rest_framework import serializers
 from leases.models import ReconcileRun
 from leases.reconcile.run import STORED_FINDINGS
 from leases.selectors import lease_of
-from pools.api.fields import ContractRequest, Envelope, StrictBooleanField, ip_field, mac_field, opaque_id_field
+from pools.api.fields import (
+    ContractRequest,
+    Envelope,
+    StrictBooleanField,
+    canonical_ip_field,
+    mac_field,
+    opaque_id_field,
+)
 from pools.choices import Kind, PoolState
 
 
@@ -23,7 +30,9 @@ class RequireIPRequest(ContractRequest):
 class ReleaseIPRequest(RequireIPRequest):
     """IPAM2IPResMgrReleaseIPReq, with the two optional fields of a conflict found on the wire."""
 
-    IP = ip_field(allow_blank=True, required=False, default="", help_text="Empty: whatever this pod holds in the pool.")
+    IP = canonical_ip_field(
+        allow_blank=True, required=False, default="", help_text="Empty: whatever this pod holds in the pool."
+    )
     Conflict = StrictBooleanField(
         required=False,
         default=False,

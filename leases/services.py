@@ -21,6 +21,7 @@ takes the general path: one transaction under the pool's size lock."""
 from __future__ import annotations
 
 import uuid
+import zlib
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
@@ -30,7 +31,7 @@ from django.utils import timezone
 
 from leases.models import Lease
 from leases.tables import quoted_tables
-from pools import addressing, allocation
+from pools import allocation
 from pools.audit import audit_insert_sql, audit_record, audit_values
 from pools.choices import AdminAction, Code, PoolState
 from pools.domain import CallContext, Workload
@@ -75,10 +76,69 @@ def ip_require(*, ctx: CallContext, workload: Workload, pod_id: str, resource_id
     """Bind an address of the workload's active pool to the pod: the one it already holds (CNI
     ADD is retried), else the one idle longest, else a surge address from the subnet."""
     if connection.vendor == "postgresql":
-        found = retrying(_require_in_one_statement)(ctx=ctx, workload=workload, pod_id=pod_id, resource_id=resource_id)
-        if found is not None:
-            return found
+        for _round in range(SURGE_WAIT_ROUNDS):
+            found = retrying(_require_in_one_statement)(
+                ctx=ctx, workload=workload, pod_id=pod_id, resource_id=resource_id
+            )
+            if found is not None:
+                return found
+            if not retrying(_waited_for_a_surge)(workload, pod_id):
+                break
     return _require_under_pool_lock(ctx=ctx, workload=workload, pod_id=pod_id, resource_id=resource_id)
+
+
+# Binders that find the pool empty while another one holds its size lock (growing it) wait for
+# that one together and try the lock-free bind again: the one growing the pool reserves an address
+# for each of them in the same step (`_surge_count_locked`), instead of one size-lock round each.
+# A bounded number of rounds, then the general path's queue.
+SURGE_WAIT_ROUNDS = 4
+INT4_MAX = 2**31 - 1
+
+
+def _surge_waiter_key(pool_id: int, pod_id: str) -> int:
+    """The advisory lock a binder waiting for a surge holds: the pool's id in the high half (what
+    pg_locks shows as classid), the pod in the low half, so that a pod's retries count once."""
+    return (pool_id << 32) | (zlib.crc32(pod_id.encode()) & INT4_MAX)
+
+
+@service_transaction
+def _waited_for_a_surge(workload: Workload, pod_id: str) -> bool:
+    """PostgreSQL: when another transaction holds the pool's size lock, wait until it ends, counted
+    among the binders waiting for a surge, and say so (True). False, at once, when nobody holds it
+    (or the pool is gone): the caller takes the lock itself."""
+    t = quoted_tables()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT p.id FROM {t['pool']} p WHERE {_WORKLOAD_POOL} AND p.state = %s", _workload_params(workload)
+        )
+        row = cursor.fetchone()
+        if row is None or row[0] > INT4_MAX:
+            return False
+        pool_id = row[0]
+        cursor.execute(f"SELECT 1 FROM {t['pool']} WHERE id = %s FOR NO KEY UPDATE SKIP LOCKED", [pool_id])
+        if cursor.fetchone() is not None:
+            return False  # free: the caller grows the pool (this lock ends with this transaction)
+        # Counted (shared, so waiters do not wait for each other), then wait with the release path's
+        # lock: it waits for the size lock's holder, not for other waiters.
+        cursor.execute("SELECT pg_advisory_xact_lock_shared(%s)", [_surge_waiter_key(pool_id, pod_id)])
+        cursor.execute(f"SELECT 1 FROM {t['pool']} WHERE id = %s FOR SHARE", [pool_id])
+    return True
+
+
+def _surge_count_locked(pool) -> int:
+    """Addresses a surge reserves for the locked pool: one for this binder and one for each binder
+    waiting for it (`_waited_for_a_surge`), within the surge limit."""
+    limit = pool.target + pool.surge_allowance
+    waiting = 0
+    if connection.vendor == "postgresql" and pool.pk <= INT4_MAX:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT COUNT(DISTINCT objid) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                "AND mode = 'ShareLock' AND objsubid = 1 AND classid::bigint = %s",
+                [pool.pk],
+            )
+            waiting = cursor.fetchone()[0]
+    return max(1, min(1 + waiting, limit - pool.reserved_count))
 
 
 def _require_in_one_statement(*, ctx, workload, pod_id, resource_id) -> RequiredAddress | None:
@@ -94,7 +154,8 @@ def _require_in_one_statement(*, ctx, workload, pod_id, resource_id) -> Required
     )
     sql = f"""
     WITH pool AS (
-        SELECT p.id, s.subnet_id, s.gateway, s.cidr FROM {t["pool"]} p JOIN {t["subnet"]} s ON s.id = p.subnet_id
+        SELECT p.id, p.target, p.reserved_count, p.kind, s.subnet_id, s.gateway, s.cidr
+        FROM {t["pool"]} p JOIN {t["subnet"]} s ON s.id = p.subnet_id
         WHERE {_WORKLOAD_POOL} AND p.state = %s
     ),
     held AS (
@@ -119,7 +180,8 @@ def _require_in_one_statement(*, ctx, workload, pod_id, resource_id) -> Required
         SELECT ip, mac, port_id, %s FROM held
     ),
     audited AS ({audit_sql})
-    SELECT pool.subnet_id, pool.gateway, pool.cidr, answer.ip, answer.mac, answer.port_id, answer.msg
+    SELECT pool.subnet_id, pool.gateway, pool.cidr, answer.ip, answer.mac, answer.port_id, answer.msg,
+           pool.target, pool.reserved_count, pool.kind
     FROM pool LEFT JOIN answer ON true
     """
     params = [
@@ -137,8 +199,11 @@ def _require_in_one_statement(*, ctx, workload, pod_id, resource_id) -> Required
         row = cursor.fetchone()
     if row is None:
         raise ServiceError(Code.POOL_NOT_FOUND, f"workload {workload} has no active pool")
-    _subnet_id, gateway, cidr, ip, mac, port_id, msg = row
+    _subnet_id, gateway, cidr, ip, mac, port_id, msg, target, reserved, kind = row
     if ip is None:
+        limit = target + Pool(target=target, kind=kind).surge_allowance
+        if reserved >= limit:  # no idle address and no surge left: no size lock needed to say so
+            raise _no_address_error(reserved, target, limit)
         return None
     return RequiredAddress(ip=ip, mac=mac, port_id=_port_id_text(port_id), gateway=gateway, cidr=cidr, msg=msg)
 
@@ -168,12 +233,11 @@ def _require_under_pool_lock(*, ctx, workload, pod_id, resource_id) -> RequiredA
         else:
             limit = pool.target + pool.surge_allowance
             if pool.reserved_count >= limit:
-                raise ServiceError(
-                    Code.NO_ADDRESS_AVAILABLE,
-                    f"all {pool.reserved_count} addresses of the pool are bound "
-                    f"(target {pool.target}, surge limit {limit})",
-                )
-            (address,) = allocation.reserve_locked(pool=pool, count=1, now=now, idle=False)
+                raise _no_address_error(pool.reserved_count, pool.target, limit)
+            # This binder's address, and one idle for each binder waiting for this surge.
+            address, *_for_waiting = allocation.reserve_locked(
+                pool=pool, count=_surge_count_locked(pool), now=now, bound=1
+            )
             msg = f"surge address reserved ({pool.reserved_count} of at most {limit})"
         Lease.objects.create(address=address, pool=pool, pod_id=pod_id, k8s_resource_id=resource_id, bound_at=now)
     subnet = pool.subnet
@@ -188,15 +252,21 @@ def _require_under_pool_lock(*, ctx, workload, pod_id, resource_id) -> RequiredA
     )
 
 
+def _no_address_error(reserved: int, target: int, limit: int) -> ServiceError:
+    return ServiceError(
+        Code.NO_ADDRESS_AVAILABLE,
+        f"all {reserved} addresses of the pool are bound (target {target}, surge limit {limit})",
+    )
+
+
 # ReleaseIP ---------------------------------------------------------------------------------------------
 
 
 def ip_release(*, ctx: CallContext, workload: Workload, pod_id: str, ip: str = "") -> list[str]:
     """Release what the pod holds in the workload's pools (active or released: pods outlive
     their workload while they terminate). Nothing bound is success; another pod's is 31.
-    Returns the IPs released."""
-    if ip:
-        ip = str(addressing.parse_ip(ip))
+    Returns the IPs released. `ip`: empty, or an address in canonical text (the contract's field
+    gives it so: parsed once, there)."""
     if connection.vendor == "postgresql":
         released = retrying(_release_in_one_statement)(ctx=ctx, workload=workload, pod_id=pod_id, ip=ip)
         if released is not None:
@@ -313,13 +383,13 @@ def ip_release_conflict(*, ctx: CallContext, workload: Workload, pod_id: str, ip
     way); one already quarantined, or none of the workload's, is success with nothing to do; one
     bound to another pod is 31 and nothing changes. A pool left below its target reserves a
     replacement at once when its subnet has room; when it has none the quarantine still holds, and
-    the pool grows later as it would after any shortfall (a require's surge, a scale). Returns
-    what happened (the call's Msg)."""
+    the pool grows later as it would after any shortfall (a require's surge, a scale). `ip`: in
+    canonical text, as the contract's field gives it. Returns what happened (the call's Msg)."""
     return _quarantine_under_pool_lock(
         ctx=replace(ctx, admin_action=AdminAction.QUARANTINE),
         workload=workload,
         pod_id=pod_id,
-        ip=str(addressing.parse_ip(ip)),
+        ip=ip,
         conflict_mac=conflict_mac.lower(),
     )
 

@@ -78,14 +78,14 @@ def lock_address(address_pk: int) -> tuple[Pool, Address]:
 # Reserving and returning, under the pool's lock -------------------------------------------------
 
 
-def reserve_locked(*, pool: Pool, count: int, now, idle: bool = True) -> list[Address]:
+def reserve_locked(*, pool: Pool, count: int, now, bound: int = 0) -> list[Address]:
     """Reserve `count` new addresses from the pool's subnet for the locked pool, all or none.
 
     The one place a pool grows (create, scale, a require's surge), so the subnet's access rules
     are checked here: the pool's cluster must be allowed to use the subnet (Code 3) and stay
     within its quota there (Code 12). `count` 0 reserves nothing but still checks access (a new
-    pool of 0 replicas). Takes the subnet's lock. With `idle=False` the new addresses start in
-    use (the caller binds them at once, as a surge does)."""
+    pool of 0 replicas). Takes the subnet's lock. The first `bound` new addresses start in use
+    (the caller binds them at once, as a surge does); the others idle."""
     if count < 0:
         raise ValueError("count must not be negative")
     max_batch = settings.IPRESMGR_MAX_RESERVE_PER_CALL
@@ -119,9 +119,9 @@ def reserve_locked(*, pool: Pool, count: int, now, idle: bool = True) -> list[Ad
             ip_key=addressing.ip_key(value),
             mac=addressing.new_mac(),
             reserved_at=now,
-            idle_since=now if idle else None,
+            idle_since=None if k < bound else now,
         )
-        for value in picked
+        for k, value in enumerate(picked)
     ]
     Address.objects.bulk_create(rows, batch_size=2000)
     subnet.alloc_cursor = addressing.ip_key(picked[-1] + 1)

@@ -62,12 +62,19 @@ def audit_insert_sql(values: dict, *, from_sql: dict[str, str], source: str) -> 
     instead (e.g. {"ip": "answer.ip"}), evaluated once per row of `source`."""
     names = tuple(values)
     sql = _insert_sql(names, tuple(sorted(from_sql.items())), source)
-    params = [
-        AuditEvent._meta.get_field(name).get_db_prep_save(values[name], connection)
-        for name in names
-        if name not in from_sql
-    ]
+    params = [_db_value(name, values[name]) for name in names if name not in from_sql]
     return sql, params
+
+
+_AS_IS = (str, int, type(None))
+
+
+def _db_value(name: str, value):
+    """The column value: plain strings, integers and NULL as they are, the rest (a time, JSON, an
+    enum) as the model field prepares it."""
+    if type(value) in _AS_IS:
+        return value
+    return AuditEvent._meta.get_field(name).get_db_prep_save(value, connection)
 
 
 @functools.cache

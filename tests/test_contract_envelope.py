@@ -198,3 +198,29 @@ def test_a_post_to_an_unknown_path_is_404_even_where_csrf_is_enforced(cluster_to
     client = APIClient(enforce_csrf_checks=True)
     response = client.post("/v1/no/such/endpoint", {}, format="json", HTTP_AUTHORIZATION=f"Bearer {cluster_token}")
     assert (response.status_code, response.json()["Code"]) == (404, 1)
+
+
+@pytest.mark.parametrize("accept", ["", "*/*", "application/json", "application/json, text/plain, */*"])
+def test_usual_accept_headers_get_the_envelope(v1, accept):
+    v1.create_pool(1)
+    client = v1.client
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {v1.token}", **({"HTTP_ACCEPT": accept} if accept else {})}
+    response = client.post("/v1/ip/require", REQUIRE, format="json", **headers)
+    assert response.json()["Code"] == 0 and response["Content-Type"].startswith("application/json")
+
+
+def test_an_accept_header_that_rules_json_out_is_406_code_1_and_changes_nothing(v1):
+    v1.create_pool(1)
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {v1.token}", "HTTP_ACCEPT": "text/html"}
+    assert_envelope(v1.client.post("/v1/ip/require", REQUIRE, format="json", **headers), 406, 1)
+    assert not Address.objects.filter(lease__isnull=False).exists()
+
+
+def test_a_v1_call_sets_no_console_cookie_and_ignores_a_console_session(v1, admin_client):
+    """The console's middleware (sessions, CSRF, login, messages) does not run on /v1."""
+    v1.create_pool(1)
+    v1.client.cookies = admin_client.cookies  # an operator logged in to the console
+    response = v1.post("/v1/ip/require", REQUIRE, token=None)
+    assert (response.status_code, response.json()["Code"]) == (401, 2)  # a session is no token
+    assert not response.cookies
+    assert v1.post("/v1/ip/require", REQUIRE).json()["Code"] == 0

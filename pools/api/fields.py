@@ -109,8 +109,39 @@ def opaque_id_field(*, allow_blank: bool = False, **kwargs):
     return StrictCharField(max_length=128, allow_blank=allow_blank, validators=[_printable_validator], **kwargs)
 
 
+class IPAddressField(StrictCharField):
+    """An IPv4 or IPv6 address, given on in its canonical text: parsed here, once per call."""
+
+    def run_validation(self, data=serializers.empty):
+        try:
+            text = super().run_validation(data)  # a string of the allowed length, or blank
+        except serializers.ValidationError as exc:
+            if isinstance(data, str) and data and _ip_error(data):  # too long and no address: both said
+                exc.detail.append(serializers.ErrorDetail(_ip_error(data), code="invalid"))
+            raise
+        if not text:
+            return text
+        error = _ip_error(text)
+        if error:
+            raise serializers.ValidationError(error)
+        return str(addressing.parse_ip(text))
+
+
+def _ip_error(text: str) -> str:
+    try:
+        addressing.parse_ip(text)
+    except ValueError:
+        return f"{text!r} is not a valid IPv4 or IPv6 address"
+    return ""
+
+
+def canonical_ip_field(*, allow_blank: bool = False, **kwargs):
+    """An address the service uses as given (canonical text), e.g. ReleaseIP's IP."""
+    return IPAddressField(max_length=64, allow_blank=allow_blank, **kwargs)
+
+
 def ip_field(*, allow_blank: bool = False, **kwargs):
-    return StrictCharField(max_length=64, allow_blank=allow_blank, validators=[_ip_validator], **kwargs)
+    return IPAddressField(max_length=64, allow_blank=allow_blank, **kwargs)
 
 
 class MacField(StrictCharField):

@@ -1,4 +1,6 @@
-"""The outermost safety net: nothing under /v1/ ever answers HTML, even a crash in middleware."""
+"""The outermost safety net: nothing under /v1/ ever answers HTML, even a crash in middleware.
+And the console's middleware, skipped on /v1/: the contract's calls carry a bearer token, never a
+session, a cookie or a message, and are CSRF-exempt."""
 
 from __future__ import annotations
 
@@ -6,13 +8,52 @@ import json
 import logging
 
 from django.conf import settings
+from django.contrib.auth.middleware import AuthenticationMiddleware
+from django.contrib.messages.middleware import MessageMiddleware
+from django.contrib.sessions.middleware import SessionMiddleware
 from django.db import DEFAULT_DB_ALIAS, connections
+from django.middleware.csrf import CsrfViewMiddleware
+from whitenoise.middleware import WhiteNoiseMiddleware
 
 from ipresmgr_site.call_deadline import WATCHDOG
 from pools.api.envelope import OUTCOME_UNKNOWN_MSG, answer, as_service_error, new_req_id, req_id_or_new
 from pools.choices import Code, ReqType
 
 log = logging.getLogger("ipresmgr.api")
+V1_PREFIX = "/v1/"
+
+
+def not_on_v1(middleware_class: type) -> type:
+    """`middleware_class` for every path but /v1/, which goes straight to the next layer. A
+    subclass, so that Django's checks still find the console's middleware."""
+
+    class NotOnV1(middleware_class):
+        def __call__(self, request):
+            if request.path.startswith(V1_PREFIX):
+                return self.get_response(request)
+            return super().__call__(request)
+
+    for hook in ("process_view", "process_exception", "process_template_response"):
+        inner = getattr(middleware_class, hook, None)
+        if inner is not None:
+            setattr(NotOnV1, hook, _unless_v1(inner))
+    NotOnV1.__name__ = NotOnV1.__qualname__ = f"{middleware_class.__name__.removesuffix('Middleware')}NotOnV1"
+    return NotOnV1
+
+
+def _unless_v1(hook):
+    def run(self, request, *args):
+        return None if request.path.startswith(V1_PREFIX) else hook(self, request, *args)
+
+    return run
+
+
+# The console's middleware, as settings.MIDDLEWARE names them.
+WhiteNoiseNotOnV1 = not_on_v1(WhiteNoiseMiddleware)
+SessionNotOnV1 = not_on_v1(SessionMiddleware)
+CsrfNotOnV1 = not_on_v1(CsrfViewMiddleware)
+AuthenticationNotOnV1 = not_on_v1(AuthenticationMiddleware)
+MessageNotOnV1 = not_on_v1(MessageMiddleware)
 
 
 class V1JsonErrorsMiddleware:
@@ -20,7 +61,7 @@ class V1JsonErrorsMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        if not request.path.startswith("/v1/"):
+        if not request.path.startswith(V1_PREFIX):
             return self.get_response(request)
         try:
             response = self.get_response(request)
@@ -33,7 +74,7 @@ class V1JsonErrorsMiddleware:
         return answer(new_req_id(), code, f"HTTP {response.status_code}", status=response.status_code)
 
     def process_exception(self, request, exc):
-        if not request.path.startswith("/v1/"):
+        if not request.path.startswith(V1_PREFIX):
             return None
         error = as_service_error(exc)
         if error.code == Code.INTERNAL:

@@ -18,6 +18,7 @@ from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import generics, serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import BasePagination
+from rest_framework.renderers import JSONRenderer
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import APIView
 
@@ -32,6 +33,9 @@ from pools.errors import ServiceError
 
 log = logging.getLogger("ipresmgr.api")
 SCHEMA_ACTOR = Actor(label="schema generation", is_operator=True)
+# Accept headers that take the envelope's JSON as it is; any other goes through DRF's negotiation.
+JSON_ACCEPTED = frozenset({"", "*/*", "application/json"})
+JSON_RENDERER = JSONRenderer()
 
 
 def parse_json_object(request) -> dict:
@@ -89,6 +93,13 @@ class V1View(APIView):
         super().initial(request, *args, **kwargs)
         if body_error is not None:
             raise body_error
+
+    def perform_content_negotiation(self, request, force=False):
+        """Every answer is the JSON envelope (never rendered by DRF), so the usual Accept headers
+        need no negotiation; one that may rule JSON out still gets DRF's (a 406 when it does)."""
+        if request.META.get("HTTP_ACCEPT", "") in JSON_ACCEPTED:
+            return JSON_RENDERER, JSON_RENDERER.media_type
+        return super().perform_content_negotiation(request, force)
 
     def answer(self, code: Code, msg: str, fields: dict | None = None, *, status: int | None = None):
         req_id = getattr(self.request, "req_id", None) or new_req_id()

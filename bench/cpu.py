@@ -1,0 +1,97 @@
+"""CPU time per call, from /proc: the server's processes (a gunicorn master and its workers) and
+every process of the PostgreSQL cluster (backends, WAL writer, checkpointer ...), read before and
+after a phase and divided by its calls, so that figures compare across machines.
+
+A process that ends during a phase takes its CPU with it (short-lived backends would be missed);
+the server keeps its database connections, so its backends live through the phases."""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
+
+
+def _stat(pid: int) -> list[str] | None:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            text = f.read()
+    except OSError:
+        return None
+    # The command name (field 2) is in parentheses and may hold spaces: split after it.
+    return text[text.rindex(")") + 2 :].split()
+
+
+def cpu_ticks(pid: int) -> int | None:
+    """utime + stime of the process (all its threads), in clock ticks."""
+    fields = _stat(pid)
+    return None if fields is None else int(fields[11]) + int(fields[12])
+
+
+def process_tree(root: int) -> list[int]:
+    """`root` and all its descendants."""
+    parents: dict[int, list[int]] = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            fields = _stat(int(name))
+            if fields is not None:
+                parents.setdefault(int(fields[1]), []).append(int(name))
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo += parents.get(pid, [])
+    return found
+
+
+def postmaster_pid(database_url: str) -> int | None:
+    """The PostgreSQL cluster's main process (the parent of this connection's backend), when the
+    cluster runs on this machine."""
+    import psycopg
+
+    with psycopg.connect(database_url) as conn:
+        backend = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+    fields = _stat(backend)
+    return None if fields is None else int(fields[1])
+
+
+@dataclass
+class Meter:
+    """Where to read CPU from: the server roots (each a process tree) and the cluster's root."""
+
+    server_roots: list[int] = field(default_factory=list)
+    postmaster: int | None = None
+
+    def snapshot(self) -> tuple[dict[int, int], dict[int, int]]:
+        def ticks(roots):
+            out = {}
+            for root in roots:
+                for pid in process_tree(root):
+                    value = cpu_ticks(pid)
+                    if value is not None:
+                        out[pid] = value
+            return out
+
+        return ticks(self.server_roots), ticks([self.postmaster] if self.postmaster else [])
+
+    @contextmanager
+    def counting(self, tally: Tally):
+        """Add the CPU spent during the block to `tally`."""
+        before = self.snapshot()
+        yield
+        after = self.snapshot()
+        for key, start, end in (("server", before[0], after[0]), ("pg", before[1], after[1])):
+            tally.ticks[key] += sum(ticks - start.get(pid, 0) for pid, ticks in end.items())
+
+
+@dataclass
+class Tally:
+    """CPU ticks spent over one or more blocks of one phase."""
+
+    ticks: dict[str, int] = field(default_factory=lambda: {"server": 0, "pg": 0})
+
+    def per_call(self, calls: int) -> dict:
+        n = max(1, calls)
+        return {f"{key}_cpu_us_per_call": round(1e6 * t / TICKS_PER_SECOND / n, 1) for key, t in self.ticks.items()}
