@@ -6,7 +6,7 @@ address where they disagree, and bindings the audit log cannot account for."""
 from __future__ import annotations
 
 from leases.models import Lease
-from pools.choices import Code, ReqType
+from pools.choices import AdminAction, Code, ReqType
 from pools.consistency import TABLES, check, sql_rows
 
 TABLES_WITH_LEASES = {**TABLES, "lease": Lease._meta.db_table}
@@ -56,9 +56,10 @@ def _lease_pool_mismatch(cursor):
 
 @check("binding_not_audited")
 def _binding_not_audited(cursor):
-    """The latest successful RequireIP for the address (same IP, same SubnetID) names the pod and
-    the workload that hold it now. While a pod holds an address no other pod can be given it, so
-    any later event for another pod would itself be a double binding."""
+    """The latest successful RequireIP for the address (same IP, same SubnetID), or reconcile's
+    restore of a binding a failover lost, names the pod and the workload that hold it now. While a
+    pod holds an address no other pod can be given it, so any later event for another pod would
+    itself be a double binding."""
     for address_id, ip, pod_id, pool_id in lease_rows(
         cursor,
         """
@@ -69,15 +70,16 @@ def _binding_not_audited(cursor):
             SELECT 1 FROM {event} e
             WHERE e.id = (
                 SELECT MAX(e2.id) FROM {event} e2
-                WHERE e2.ip = a.ip AND e2.subnet_id = s.subnet_id AND e2.req_type = %s AND e2.code = %s
+                WHERE e2.ip = a.ip AND e2.subnet_id = s.subnet_id AND e2.code = %s
+                AND (e2.req_type = %s OR e2.admin_action = %s)
             )
             AND e.pod_id = l.pod_id AND e.k8s_cluster_id = p.k8s_cluster_id AND e.namespace = p.namespace
             AND e.kind = p.kind AND e.name = p.name
         )
         """,
-        [ReqType.REQUIRE_IP, Code.SUCCESS],
+        [Code.SUCCESS, ReqType.REQUIRE_IP, AdminAction.BINDING_RESTORE],
     ):
         yield (
             f"{ip} (address {address_id}, pool {pool_id}) is bound to pod {pod_id}, but the last successful "
-            "RequireIP for it does not name that pod and workload"
+            "RequireIP (or reconcile's restore) for it does not name that pod and workload"
         )

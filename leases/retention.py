@@ -45,7 +45,7 @@ def _binding_proof(cutoff):
     adapt = connection.ops.adapt_datetimefield_value
     release_params = [Code.SUCCESS, ReqType.RELEASE_IP, AdminAction.BINDING_FORCE_RELEASE]
     sql = """
-    e.req_type = %s AND e.code = %s AND (
+    (e.req_type = %s OR e.admin_action = %s) AND e.code = %s AND (
         EXISTS (
             SELECT 1 FROM {address} a
             JOIN {subnet} s ON s.id = a.subnet_id JOIN {lease} l ON l.address_id = a.id
@@ -59,6 +59,7 @@ def _binding_proof(cutoff):
     """.format(**quoted_tables(), release=RELEASE_OF_THE_BINDING)
     params = [
         ReqType.REQUIRE_IP,
+        AdminAction.BINDING_RESTORE,  # a binding reconcile restored is proven by that event
         Code.SUCCESS,
         *release_params,
         adapt(cutoff),

@@ -27,6 +27,11 @@ class Holding:
     evidence: list[AuditEvent]  # the latest events for this IP up to `at`, newest first
 
 
+# The events that bind an address to a pod: its RequireIP, or reconcile restoring a binding a
+# database failover lost.
+BINDS = Q(req_type=ReqType.REQUIRE_IP) | Q(admin_action=AdminAction.BINDING_RESTORE)
+
+
 def _names_ip(event: AuditEvent, ip: str) -> bool:
     return ip in [part.strip() for part in event.ip.split(",")]
 
@@ -43,11 +48,7 @@ def holder_at(*, ip: str, at: datetime) -> Holding:
     """Which pod held `ip` at `at`. Raises ValueError for text that is not an IP."""
     ip = str(addressing.parse_ip(ip))
     evidence = list(AuditEvent.objects.filter(ip=ip, at__lte=at).order_by("-at", "-id")[:20])
-    bind = (
-        AuditEvent.objects.filter(ip=ip, req_type=ReqType.REQUIRE_IP, code=Code.SUCCESS, at__lte=at)
-        .order_by("-at", "-id")
-        .first()
-    )
+    bind = AuditEvent.objects.filter(BINDS, ip=ip, code=Code.SUCCESS, at__lte=at).order_by("-at", "-id").first()
     if bind is None:
         return Holding(ip=ip, at=at, pod_id=None, bound_event=None, ended_event=None, evidence=evidence)
     releases, names_ip = _releases_by(bind.pod_id, ip)
@@ -56,9 +57,7 @@ def holder_at(*, ip: str, at: datetime) -> Holding:
         return Holding(ip=ip, at=at, pod_id=None, bound_event=bind, ended_event=ended, evidence=evidence)
     # A retried RequireIP writes another event for the same binding: since = the first of the run.
     before = next((e for e in releases.filter(at__lt=bind.at).order_by("-at", "-id")[:100] if names_ip(e)), None)
-    first = AuditEvent.objects.filter(
-        ip=ip, req_type=ReqType.REQUIRE_IP, code=Code.SUCCESS, pod_id=bind.pod_id, at__lte=bind.at
-    )
+    first = AuditEvent.objects.filter(BINDS, ip=ip, code=Code.SUCCESS, pod_id=bind.pod_id, at__lte=bind.at)
     if before is not None:
         first = first.filter(at__gt=before.at)
     since = first.order_by("at", "id").first() or bind

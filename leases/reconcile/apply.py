@@ -7,7 +7,7 @@ no longer holds is skipped and said why; nothing else is touched."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.db import DatabaseError
 from django.utils import timezone
@@ -201,11 +201,13 @@ def lost_pool_recreate(
         at=now,
         detail={"target": target, "pods": len(pods)},
     )
+    # Each binding is audited as a restore, the proof check_consistency and "who held" read.
+    restoring = replace(ctx, admin_action=AdminAction.BINDING_RESTORE)
     for pod_id, ip in pods:
         _refuse_if_touched_since(ip=ip, subnet_id=subnet.subnet_id, read_at=read_at, ctx=ctx)
         address = allocation.reserve_ip_locked(pool=pool, ip=ip, now=now, idle=False)
         restore_binding_locked(
-            ctx,
+            restoring,
             pool=pool,
             address=address,
             pod_id=pod_id,

@@ -136,6 +136,10 @@ class SnapshotBuilder:
         owner = _controller_uid(metadata)
         self.listed[kind] += 1
         if kind == POD:
+            if uid in self.live_pod_uids or uid in self.finished_pods:
+                # Not one consistent read of the cluster (two listings pasted together?): which of
+                # the two is the pod's address is unknowable, so nothing is compared.
+                raise ReadError(f"pod {uid} is listed twice")
             phase = (item.get("status") or {}).get("phase") or "Pending"
             if phase in FINISHED_PHASES:
                 self.finished_pods[uid] = phase
