@@ -249,7 +249,7 @@ def _path(base: str, params: dict) -> str:
 async def time_reads(port: int, tokens: dict, values: dict, repeat: int) -> dict:
     results: dict[str, dict] = {}
     cookie = login(port)
-    console = "/admin/pools/auditevent/"
+    console = "/admin/audit/auditevent/"
     console_reads = {
         "console: audit list": {},
         "console: filtered code=12": {"code__exact": 12},

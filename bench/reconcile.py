@@ -122,10 +122,10 @@ def set_up_database(args) -> list[tuple[str, str]]:
     from django.db import connection
     from django.db.models import F
 
+    from core.choices import AdminAction, ReqType
+    from core.domain import COMMAND_LINE, CallContext, Workload
     from leases.models import Lease
     from pools import services
-    from pools.choices import AdminAction, ReqType
-    from pools.domain import COMMAND_LINE, CallContext, Workload
     from pools.models import Address, Pool
 
     def ctx(**kwargs):

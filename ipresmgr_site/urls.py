@@ -2,15 +2,15 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from admission.views import k8s_not_found
+from contract.framework.views import v1_not_found
 from ipresmgr_site import pages
-from pools.api.admission import k8s_not_found
-from pools.api.views import v1_not_found
 
 urlpatterns = [
     path("", pages.home, name="home"),
     path("docs/<slug:name>.md", pages.doc, name="doc"),
-    path("", include("pools.urls")),
-    path("", include("leases.urls")),
+    path("", include("contract.urls")),
+    path("", include("admission.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),

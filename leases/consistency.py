@@ -5,8 +5,8 @@ address where they disagree, and bindings the audit log cannot account for."""
 
 from __future__ import annotations
 
+from core.choices import AdminAction, Code, ReqType
 from leases.models import Lease
-from pools.choices import AdminAction, Code, ReqType
 from pools.consistency import TABLES, check, sql_rows
 
 TABLES_WITH_LEASES = {**TABLES, "lease": Lease._meta.db_table}

@@ -3,7 +3,7 @@
 Two readers of the audit log need a binding's RequireIP event for as long as the binding matters:
 - `check_consistency` (leases.consistency, binding_not_audited): for every bound address, the
   latest successful RequireIP of its IP and SubnetID must name the pod and workload holding it.
-- "Who held this IP" (pools.history.holder_at): the latest successful RequireIP up to the time
+- "Who held this IP" (audit.history.holder_at): the latest successful RequireIP up to the time
   asked, and, for "since", the first RequireIP of that pod for that IP after its last release.
 
 So a successful RequireIP is kept, however old, when
@@ -28,9 +28,9 @@ from __future__ import annotations
 
 from django.db import connection
 
+from audit.retention import keep_rule
+from core.choices import AdminAction, Code, ReqType
 from leases.tables import quoted_tables
-from pools.choices import AdminAction, Code, ReqType
-from pools.services.audit_retention import keep_rule
 
 RELEASE_OF_THE_BINDING = """
     r.pod_id = e.pod_id AND r.ip = e.ip AND r.code = %s AND (r.req_type = %s OR r.admin_action = %s)

@@ -29,15 +29,15 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from audit.recording import audit_insert_sql, audit_record, audit_values
+from core.choices import AdminAction, Code, PoolState
+from core.domain import CallContext, Workload
+from core.errors import ServiceError
+from core.transactions import retrying, service_transaction
 from leases.models import Lease
 from leases.tables import quoted_tables
 from pools import allocation
-from pools.audit import audit_insert_sql, audit_record, audit_values
-from pools.choices import AdminAction, Code, PoolState
-from pools.domain import CallContext, Workload
-from pools.errors import ServiceError
 from pools.models import Address, Pool, QuarantinedAddress, SubnetExclusion
-from pools.transactions import retrying, service_transaction
 
 BOUND_MSG = "idle address bound"
 HELD_MSG = "pod already holds this address"

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from django.db import connection
 
+from audit.models import AuditEvent
 from leases.models import Lease
-from pools.models import Address, AuditEvent, Pool, Subnet
+from pools.models import Address, Pool, Subnet
 
 
 def quoted_tables() -> dict[str, str]:

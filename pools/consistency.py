@@ -26,9 +26,10 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import connection, transaction
 
-from pools import addressing
-from pools.choices import PoolState
-from pools.models import Address, AuditEvent, Pool, QuarantinedAddress, Subnet, SubnetGrant
+from audit.models import AuditEvent
+from core import addressing
+from core.choices import PoolState
+from pools.models import Address, Pool, QuarantinedAddress, Subnet, SubnetGrant
 
 # Table names for the SQL below, from the models (format them into the statements; never values).
 TABLES = {

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from django.urls import reverse
 
-from pools.models import AuditEvent
+from audit.models import AuditEvent
 
 
 def changelist(model: str) -> str:
-    return reverse(f"admin:pools_{model}_changelist")
+    app = "audit" if model == "auditevent" else "pools"
+    return reverse(f"admin:{app}_{model}_changelist")
 
 
 def run_action(client, model: str, action: str, pks, *, confirm: bool = True, follow: bool = True, **extra):

@@ -6,11 +6,11 @@ import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
+from core.choices import AdminAction
+from core.domain import COMMAND_LINE, CallContext
 from leases.models import Lease
 from pools import services
 from pools.auth import token_cache
-from pools.choices import AdminAction
-from pools.domain import COMMAND_LINE, CallContext
 
 CLUSTER = "c1"
 REGION = "region-1"

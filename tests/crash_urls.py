@@ -2,10 +2,10 @@
 
 from django.urls import path
 
+from contract.framework.views import ContractView
+from contract.ips_serializers import RequireIPRequest
+from core.choices import ReqType
 from ipresmgr_site.urls import urlpatterns as real_urlpatterns
-from leases.serializers import RequireIPRequest
-from pools.api.views import ContractView
-from pools.choices import ReqType
 
 
 class CrashingView(ContractView):

@@ -1,9 +1,10 @@
 """Bearer tokens: cluster tokens act on their own cluster, operator tokens on all."""
 
+from audit.models import AuditEvent
+from core.choices import AdminAction
+from core.domain import COMMAND_LINE, CallContext
 from pools import services
-from pools.choices import AdminAction
-from pools.domain import COMMAND_LINE, CallContext
-from pools.models import ApiToken, AuditEvent, Pool
+from pools.models import ApiToken, Pool
 from tests.conftest import V1
 
 

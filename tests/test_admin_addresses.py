@@ -1,7 +1,8 @@
 """Console: addresses. Found by IP, MAC, PortID or pod; force-released, held, returned."""
 
-from pools.choices import AdminAction
-from pools.models import Address, AuditEvent, Pool
+from audit.models import AuditEvent
+from core.choices import AdminAction
+from pools.models import Address, Pool
 from tests.admin_support import changelist, last_admin_event, page_messages, run_action
 from tests.conftest import holder, lease_of
 

@@ -4,8 +4,8 @@ from datetime import UTC, datetime
 
 from django.urls import reverse
 
-from pools.choices import Code, ReqType
-from pools.models import AuditEvent
+from audit.models import AuditEvent
+from core.choices import Code, ReqType
 from tests.admin_support import changelist
 
 
@@ -16,11 +16,11 @@ def _listed(client, query: dict) -> list[AuditEvent]:
 def test_audit_log_cannot_be_added_changed_or_deleted(admin_client, v1):
     v1.create_pool(1)
     event = AuditEvent.objects.first()
-    assert admin_client.get(reverse("admin:pools_auditevent_add")).status_code == 403
-    assert admin_client.get(reverse("admin:pools_auditevent_delete", args=[event.pk])).status_code == 403
-    page = admin_client.get(reverse("admin:pools_auditevent_change", args=[event.pk])).content.decode()
+    assert admin_client.get(reverse("admin:audit_auditevent_add")).status_code == 403
+    assert admin_client.get(reverse("admin:audit_auditevent_delete", args=[event.pk])).status_code == 403
+    page = admin_client.get(reverse("admin:audit_auditevent_change", args=[event.pk])).content.decode()
     assert 'name="_save"' not in page
-    admin_client.post(reverse("admin:pools_auditevent_change", args=[event.pk]), {"msg": "rewritten"})
+    admin_client.post(reverse("admin:audit_auditevent_change", args=[event.pk]), {"msg": "rewritten"})
     event.refresh_from_db()
     assert event.msg != "rewritten"
 
@@ -53,7 +53,7 @@ def _at(hour: int, minute: int) -> datetime:
 
 
 def _who_held(client, ip: str, when: str) -> str:
-    response = client.get(reverse("admin:pools_auditevent_who_held"), {"ip": ip, "at": when})
+    response = client.get(reverse("admin:audit_auditevent_who_held"), {"ip": ip, "at": when})
     assert response.status_code == 200
     return response.content.decode()
 
@@ -84,7 +84,7 @@ def test_who_held_refuses_text_that_is_not_an_ip(admin_client, db):
 
 def test_the_audit_list_links_to_who_held(admin_client, db):
     page = admin_client.get(changelist("auditevent")).content.decode()
-    assert reverse("admin:pools_auditevent_who_held") in page
+    assert reverse("admin:audit_auditevent_who_held") in page
 
 
 def test_who_held_sees_a_binding_ended_by_a_console_force_release(admin_client, v1):

@@ -22,9 +22,10 @@ import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model
 
+from audit.models import AuditEvent
+from core.choices import AdminAction
 from pools import services
-from pools.choices import AdminAction
-from pools.models import AuditEvent, Subnet
+from pools.models import Subnet
 from tests.conftest import command_ctx, holder
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -278,7 +279,7 @@ def test_operator_grants_a_subnet_finds_an_address_force_releases_it_and_sees_it
     assert holder(ip) is None
 
     # The audit log shows who did it; the whole log fits the screen.
-    page.goto(base + "/admin/pools/auditevent/")
+    page.goto(base + "/admin/audit/auditevent/")
     _check_layout(page, ("at (utc)", "reqtype / admin action", "code", "workload", "ip", "actor", "msg"))
     shot("11-audit-log-all")
     page.fill("#searchbar", ip)

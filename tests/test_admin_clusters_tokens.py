@@ -4,8 +4,9 @@ import re
 
 from django.urls import reverse
 
-from pools.choices import AdminAction
-from pools.models import ApiToken, AuditEvent, Cluster
+from audit.models import AuditEvent
+from core.choices import AdminAction
+from pools.models import ApiToken, Cluster
 from tests.admin_support import last_admin_event, run_action
 from tests.conftest import V1
 

@@ -9,9 +9,10 @@ import re
 import pytest
 from django.urls import reverse
 
+from audit.models import AuditEvent
+from core.choices import AdminAction
 from pools import services
-from pools.choices import AdminAction
-from pools.models import Address, AuditEvent, Cluster, Pool, Subnet, SubnetGrant
+from pools.models import Address, Cluster, Pool, Subnet, SubnetGrant
 from pools.templatetags.pools_admin import readable_count
 from tests.admin_support import changelist
 from tests.conftest import V1, command_ctx, make_subnet

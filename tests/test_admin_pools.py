@@ -2,8 +2,9 @@
 
 from django.urls import reverse
 
-from pools.choices import AdminAction, PoolState
-from pools.models import Address, AuditEvent, Pool
+from audit.models import AuditEvent
+from core.choices import AdminAction, PoolState
+from pools.models import Address, Pool
 from tests.admin_support import changelist, last_admin_event, page_messages, run_action
 from tests.conftest import make_subnet
 

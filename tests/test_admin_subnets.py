@@ -2,8 +2,9 @@
 
 from django.urls import reverse
 
-from pools.choices import AdminAction
-from pools.models import AuditEvent, Subnet
+from audit.models import AuditEvent
+from core.choices import AdminAction
+from pools.models import Subnet
 from tests.admin_support import last_admin_event
 from tests.conftest import make_subnet
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import pytest
 
+from audit.models import AuditEvent
+from core.choices import AdminAction, Code, PoolState, ReqType
 from pools import services
-from pools.choices import AdminAction, Code, PoolState, ReqType
-from pools.models import Address, AuditEvent, Pool
+from pools.models import Address, Pool
 from tests.admission_support import (
     ANNOTATION,
     KIND_NUMBER,

@@ -19,7 +19,7 @@ import pytest
 import yaml
 from django.urls import reverse
 
-from pools.api.admission_review import MAX_REVIEW_BYTES, SUBNET_ANNOTATION
+from admission.review import MAX_REVIEW_BYTES, SUBNET_ANNOTATION
 
 REPO = Path(__file__).resolve().parents[1]
 WEBHOOK = REPO / "docker" / "kubernetes" / "webhook"

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from pools.models import Address, AuditEvent, Pool
+from audit.models import AuditEvent
+from pools.models import Address, Pool
 from tests.conftest import lease_of
 
 

@@ -1,7 +1,7 @@
 """Every call writes an audit event, in the same transaction as its change."""
 
-from pools.choices import ReqType
-from pools.models import AuditEvent
+from audit.models import AuditEvent
+from core.choices import ReqType
 
 
 def test_each_call_writes_one_event_with_its_facts(v1):

@@ -19,12 +19,11 @@ from django.test import override_settings
 from django.urls import reverse
 from django.utils import timezone
 
+from audit import history, retention
+from audit.models import AuditEvent
+from core.choices import AdminAction, Code, ReqType
+from core.domain import COMMAND_LINE, CallContext
 from leases.models import Lease
-from pools import history
-from pools.choices import AdminAction, Code, ReqType
-from pools.domain import COMMAND_LINE, CallContext
-from pools.models import AuditEvent
-from pools.services import audit_retention
 from tests.admin_support import changelist
 
 DAY = timedelta(days=1)
@@ -134,7 +133,7 @@ def test_who_held_still_answers_for_a_still_bound_address_after_pruning(v1, admi
     assert holding.bound_event.at == bound_at - 100 * DAY  # since the binding's first RequireIP
     assert history.holder_at(ip=ip, at=now - 95 * DAY).pod_id == "pod-a"
     page = admin_client.get(
-        reverse("admin:pools_auditevent_who_held"), {"ip": ip, "at": now.strftime("%Y-%m-%d %H:%M")}
+        reverse("admin:audit_auditevent_who_held"), {"ip": ip, "at": now.strftime("%Y-%m-%d %H:%M")}
     ).content.decode()
     assert 'class="holder">pod-a<' in page and "older than 90 days are deleted daily" in page
     events = v1.client.get(
@@ -368,7 +367,7 @@ def test_a_failed_export_deletes_nothing_further(v1):
     export = FullAfter(writes=1)
 
     with pytest.raises(OSError):
-        audit_retention.audit_prune(
+        retention.audit_prune(
             ctx=CallContext(actor=COMMAND_LINE, admin_action=AdminAction.AUDIT_PRUNE),
             older_than_days=90,
             batch_size=2,
@@ -411,7 +410,7 @@ def test_a_second_prune_at_the_same_time_is_refused(v1):
     before = event_ids()
     params = connection.get_connection_params()
     with psycopg.connect(**{k: v for k, v in params.items() if k != "cursor_factory"}) as other:
-        other.execute("SELECT pg_advisory_lock(%s)", [audit_retention.ADVISORY_LOCK_KEY])
+        other.execute("SELECT pg_advisory_lock(%s)", [retention.ADVISORY_LOCK_KEY])
         with pytest.raises(CommandError, match="another prune_audit is running"):
             prune("--older-than", "90")
     assert event_ids() == before
@@ -428,4 +427,4 @@ def test_the_console_says_how_long_events_are_kept_and_what_stays(admin_client, 
 
 
 def test_what_is_kept_however_old_is_the_binding_proofs_and_the_prune_runs(db):
-    assert [rule.name for rule in audit_retention.KEEP_RULES] == ["prune_runs", "binding_proof"]
+    assert [rule.name for rule in retention.KEEP_RULES] == ["prune_runs", "binding_proof"]

@@ -13,11 +13,12 @@ from django.test.utils import CaptureQueriesContext, override_settings
 from rest_framework.serializers import Serializer
 from rest_framework.test import APIClient
 
+from audit.models import AuditEvent
 from bench.audit import DAYS, insert_events
-from pools import reads, services
-from pools.api.serializers import EventOut
-from pools.choices import AdminAction, Code, ReqType
-from pools.models import AuditEvent
+from contract.serializers import EventOut
+from core import bounded_reads
+from core.choices import AdminAction, Code, ReqType
+from pools import services
 from tests.admin_support import changelist, page_messages
 from tests.conftest import CLUSTER, command_ctx
 
@@ -92,7 +93,7 @@ def test_every_read_list_bounds_its_count(v1, operator_token):
 def test_bounded_count_reads_at_most_the_bound_and_one_row(db):
     events(30)
     with CaptureQueriesContext(connection) as queries:
-        counted = reads.bounded_count(AuditEvent.objects.order_by("-at", "-id"), bound=10)
+        counted = bounded_reads.bounded_count(AuditEvent.objects.order_by("-at", "-id"), bound=10)
     assert (counted.n, counted.exact, str(counted)) == (10, False, "more than 10")
     (sql,) = [q["sql"] for q in queries.captured_queries]
     assert "LIMIT 11" in sql
@@ -178,9 +179,9 @@ def test_offset_beyond_its_bound_is_refused_pointing_to_the_cursor(operator_toke
         ({"Cursor": "eyJrIjpbIi1hdCJdfQ"}, "Cursor"),  # valid base64 JSON, not ours
         ({"Cursor": "x", "Offset": "3"}, "Offset"),
         # Ours in form, but a time without an offset, one PostgreSQL would refuse, an ID past 64 bits:
-        ({"Cursor": reads.Cursor(("-at", "-id"), ("2026-05-04T14:00:00", 1)).encode()}, "Cursor"),
-        ({"Cursor": reads.Cursor(("-at", "-id"), ("0001-01-01T00:00:00+01:00", 1)).encode()}, "Cursor"),
-        ({"Cursor": reads.Cursor(("-at", "-id"), ("2026-05-04T14:00:00+00:00", 2**70)).encode()}, "Cursor"),
+        ({"Cursor": bounded_reads.Cursor(("-at", "-id"), ("2026-05-04T14:00:00", 1)).encode()}, "Cursor"),
+        ({"Cursor": bounded_reads.Cursor(("-at", "-id"), ("0001-01-01T00:00:00+01:00", 1)).encode()}, "Cursor"),
+        ({"Cursor": bounded_reads.Cursor(("-at", "-id"), ("2026-05-04T14:00:00+00:00", 2**70)).encode()}, "Cursor"),
     ],
 )
 def test_bad_cursor_is_code_1_naming_it(operator_token, params, field):
@@ -256,7 +257,7 @@ def test_console_read_past_the_read_timeout_shows_a_message_not_an_error(admin_c
 def test_read_finding_every_read_slot_taken_is_code_50_busy(operator_token):
     with (
         override_settings(IPRESMGR_READ_STATEMENT_TIMEOUT_MS=1),
-        HeldByAnotherConnection(f"SELECT pg_advisory_lock({reads.READ_SLOT_LOCK_SPACE}, 0)"),
+        HeldByAnotherConnection(f"SELECT pg_advisory_lock({bounded_reads.READ_SLOT_LOCK_SPACE}, 0)"),
     ):
         response = get(operator_token, "/v1/events")
     assert (response.status_code, response.json()["Code"]) == (503, Code.UNAVAILABLE)

@@ -8,10 +8,10 @@ import psycopg
 import pytest
 from django.db import connection
 
+from contract.framework.envelope import OUTCOME_UNKNOWN_MSG, UNAVAILABLE_MSG
+from core.choices import AdminAction
 from leases.models import Lease
 from pools import services
-from pools.api.envelope import OUTCOME_UNKNOWN_MSG, UNAVAILABLE_MSG
-from pools.choices import AdminAction
 from tests.conftest import V1, command_ctx, holder, make_subnet
 
 pytestmark = pytest.mark.postgres_only

@@ -14,8 +14,9 @@ from django.db import connection
 from django.test import override_settings
 from django.utils import timezone
 
-from pools import addressing, services
-from pools.choices import AdminAction
+from core import addressing
+from core.choices import AdminAction
+from pools import services
 from pools.models import Address, Pool
 from tests.conftest import command_ctx, make_subnet
 

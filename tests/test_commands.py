@@ -6,7 +6,8 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from pools.models import ApiToken, AuditEvent, Subnet, SubnetGrant
+from audit.models import AuditEvent
+from pools.models import ApiToken, Subnet, SubnetGrant
 from tests.conftest import V1
 
 

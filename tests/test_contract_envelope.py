@@ -5,7 +5,8 @@ import json
 import pytest
 from rest_framework.test import APIClient
 
-from pools.models import Address, AuditEvent, Pool
+from audit.models import AuditEvent
+from pools.models import Address, Pool
 
 WORKLOAD = {"K8SClusterID": "c1", "K8SNamespace": "default", "K8SApiResourceKind": 0, "K8SApiResourceName": "web"}
 CREATE = {

@@ -1,6 +1,7 @@
 """Release IP (/v1/ip/release)."""
 
-from pools.models import Address, AuditEvent
+from audit.models import AuditEvent
+from pools.models import Address
 from tests.conftest import holder, lease_of
 
 

@@ -9,12 +9,12 @@ import pytest
 from django.db import connection
 from django.test import Client
 
+from audit.models import AuditEvent
+from contract.framework.envelope import READ_ONLY_MSG
+from core.choices import AdminAction
 from ipresmgr_site import metrics
 from ipresmgr_site.database import ServerIdentity, note_server
 from pools import services
-from pools.api.envelope import READ_ONLY_MSG
-from pools.choices import AdminAction
-from pools.models import AuditEvent
 from tests.conftest import V1, command_ctx, holder, make_subnet
 
 pytestmark = pytest.mark.postgres_only

@@ -18,11 +18,11 @@ from django.core.management import call_command
 from django.db import transaction
 from rest_framework.test import APIClient
 
-from pools.api.admission_openapi import CREATE_WEB
-from pools.api.admission_review import MAX_REVIEW_BYTES
-from pools.api.envelope import UNAVAILABLE_MSG, as_service_error
-from pools.api.read_openapi import EVENTS_NARROW_BY
-from pools.reads import too_broad_msg
+from admission.openapi import CREATE_WEB
+from admission.review import MAX_REVIEW_BYTES
+from contract.framework.envelope import UNAVAILABLE_MSG, as_service_error
+from contract.reads_openapi import EVENTS_NARROW_BY
+from core.bounded_reads import too_broad_msg
 from tests.reconcile_support import age, cluster_file, reconcile, web
 
 VOLATILE = {"ReqID", "MacAddr", "PortID", "CreatedAt", "UpdatedAt", "ReservedAt", "BoundAt", "At", "ID"}

@@ -10,8 +10,8 @@ import pytest
 from django.test import Client
 from prometheus_client.parser import text_string_to_metric_families
 
+from audit.models import AuditEvent
 from ipresmgr_site import __version__
-from pools.models import AuditEvent
 from tests.conftest import CLUSTER, GATEWAY, REGION, SUBNET, make_subnet
 
 

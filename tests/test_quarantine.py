@@ -4,8 +4,9 @@ of every pool until an operator clears it."""
 import pytest
 from django.core.management import call_command
 
-from pools.choices import AdminAction, ReqType
-from pools.models import Address, AuditEvent, Pool, QuarantinedAddress
+from audit.models import AuditEvent
+from core.choices import AdminAction, ReqType
+from pools.models import Address, Pool, QuarantinedAddress
 from tests.conftest import holder, make_subnet
 
 INTRUDER = "52:54:00:AB:CD:EF"

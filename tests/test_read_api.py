@@ -6,12 +6,13 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from pools.models import Address, AuditEvent, Subnet
+from audit.models import AuditEvent
+from pools.models import Address, Subnet
 from tests.conftest import V1, make_subnet, on_postgres
 
 
 def bounded_read_queries() -> int:
-    """What a read adds on PostgreSQL (pools/reads.py): its read slot and timeout in one statement,
+    """What a read adds on PostgreSQL (core/bounded_reads.py): its read slot and timeout in one statement,
     inside the test's transaction a savepoint and its release."""
     return 3 if on_postgres() else 0
 

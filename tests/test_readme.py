@@ -118,7 +118,7 @@ def test_every_manage_py_command_shown_takes_the_options_given(page):
 
 def test_a_command_with_an_unknown_option_is_caught():
     [(argv, _)] = manage_py_invocations("```sh\npython manage.py prune_audit --older-then 90   # typo\n```\n")
-    command = load_command_class("pools", "prune_audit")
+    command = load_command_class("audit", "prune_audit")
     with pytest.raises(CommandError):
         command.create_parser("manage.py", argv[0]).parse_args(argv[1:])
 

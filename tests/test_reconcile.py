@@ -10,13 +10,14 @@ import json
 
 from django.utils import timezone
 
+from audit import history
+from audit.models import AuditEvent
+from core.choices import AdminAction, Kind, PoolState
 from leases.models import Lease, ReconcileRun
 from leases.reconcile.cluster import read_from_json
 from leases.reconcile.compare import plan_changes
 from leases.reconcile.run import Options, finish_run, start_run
-from pools import history
-from pools.choices import AdminAction, Kind, PoolState
-from pools.models import Address, AuditEvent, Pool
+from pools.models import Address, Pool
 from tests.conftest import V1, holder
 from tests.kube import cronjob, deployment, job, pod, replicaset, statefulset
 from tests.reconcile_support import age, bind, cluster_file, consistent, reconcile, row_of, web

@@ -17,14 +17,15 @@ from django.utils import timezone
 from prometheus_client import CollectorRegistry, generate_latest
 from rest_framework.test import APIClient
 
+from audit.models import AuditEvent
+from core import addressing
+from core.choices import AdminAction, Kind, ReqType
 from leases.models import Lease, ReconcileRun
 from leases.reconcile.cluster import read_from_json
 from leases.reconcile.compare import plan_changes
 from leases.reconcile.metrics import ReconcileCollector
 from leases.reconcile.run import Options, finish_run, start_run
-from pools import addressing
-from pools.choices import AdminAction, Kind, ReqType
-from pools.models import Address, AuditEvent, Pool, QuarantinedAddress, Subnet, SubnetExclusion
+from pools.models import Address, Pool, QuarantinedAddress, Subnet, SubnetExclusion
 from tests.conftest import holder, make_subnet
 from tests.kube import FakeKubeAPI, cronjob, deployment, job, kubectl_list, pod, replicaset, statefulset, write_json
 from tests.reconcile_support import age, bind, consistent, reconcile, row_of

@@ -10,14 +10,15 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from django.db import connection, connections, transaction
 
+from audit.models import AuditEvent
+from core.choices import Kind, ReqType
+from core.domain import COMMAND_LINE, CallContext, Workload
 from leases import services as leases
 from leases.reconcile.cluster import read_from_json
 from leases.reconcile.compare import plan_changes
 from leases.reconcile.run import Options, finish_run, start_run
 from pools import services
-from pools.choices import Kind, ReqType
-from pools.domain import COMMAND_LINE, CallContext, Workload
-from pools.models import Address, AuditEvent, Pool
+from pools.models import Address, Pool
 from tests.conftest import GATEWAY, REGION, SUBNET, V1, holder
 from tests.kube import job, pod
 from tests.reconcile_support import age, bind

@@ -11,13 +11,13 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from django.db import connection, connections, transaction
 
+from core.choices import ReqType
+from core.domain import COMMAND_LINE, CallContext, Workload
 from leases import services as leases
 from leases.reconcile.cluster import read_from_json
 from leases.reconcile.compare import plan_changes
 from leases.reconcile.run import Options, finish_run, start_run
 from pools import allocation
-from pools.choices import ReqType
-from pools.domain import COMMAND_LINE, CallContext, Workload
 from pools.models import Pool
 from tests.conftest import V1, holder
 from tests.reconcile_support import age, bind, cluster_file, web

@@ -22,8 +22,8 @@ from django.db.models import F
 from leases import services as leases
 from leases.models import Lease
 from pools import services
-from pools.choices import AdminAction, ReqType
-from pools.domain import COMMAND_LINE, CallContext, Workload
+from core.choices import AdminAction, ReqType
+from core.domain import COMMAND_LINE, CallContext, Workload
 from pools.models import Pool
 services.subnet_create(ctx=CallContext(actor=COMMAND_LINE, admin_action=AdminAction.SUBNET_CREATE),
     net_regional_id="r", subnet_id="s", cidr="10.0.3.0/24", gateway="10.0.3.1", exclusions=[])

@@ -115,7 +115,7 @@ def test_the_console_lists_runs_and_shows_a_runs_findings(v1, tmp_path, admin_cl
         assert text in detail
     assert "Save" not in detail  # read only
     assert admin_client.get(reverse("admin:leases_reconcilerun_add")).status_code == 403
-    events = admin_client.get(reverse("admin:pools_auditevent_changelist") + f"?q=reconcile-{applied.pk}")
+    events = admin_client.get(reverse("admin:audit_auditevent_changelist") + f"?q=reconcile-{applied.pk}")
     assert "pod-a" in events.content.decode()
 
 

@@ -6,7 +6,7 @@ import pytest
 from drf_spectacular.validation import validate_schema
 from rest_framework.test import APIClient
 
-from pools.choices import HTTP_STATUS_BY_CODE, Code, Kind, ReqType
+from core.choices import HTTP_STATUS_BY_CODE, Code, Kind, ReqType
 
 # What SPEC.md's Codes table says each call can answer, besides 0, 1, 2, 50 and 99.
 CODES_BY_OPERATION = {

@@ -53,7 +53,7 @@ def test_the_openapi_description_links_the_docs(db):
 
 
 def test_the_docs_cover_every_field_and_code():
-    from pools.choices import Code
+    from core.choices import Code
 
     contract = (settings.BASE_DIR / "docs" / "contract.md").read_text()
     for field in (

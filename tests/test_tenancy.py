@@ -6,9 +6,10 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
+from audit.models import AuditEvent
+from core.choices import AdminAction
 from pools import services
-from pools.choices import AdminAction
-from pools.models import Address, AuditEvent, Pool, Subnet, SubnetGrant
+from pools.models import Address, Pool, Subnet, SubnetGrant
 from tests.conftest import V1, command_ctx, make_subnet
 
 NOT_GRANTED = "K8SClusterID: cluster 'c2' may not use subnet subnet-a; an operator must grant it"

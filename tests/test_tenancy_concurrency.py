@@ -6,8 +6,8 @@ from collections import Counter
 
 import pytest
 
+from core.choices import AdminAction
 from pools import services
-from pools.choices import AdminAction
 from pools.models import Address, Pool
 from tests.conftest import V1, command_ctx, make_subnet
 from tests.test_allocation_concurrency import in_parallel

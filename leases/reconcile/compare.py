@@ -13,11 +13,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from core import addressing
+from core.choices import Kind
+from core.domain import Workload
 from leases.models import Lease
 from leases.reconcile.cluster import ClusterSnapshot, PodAddresses, WorkloadKey, replicas_field, workload_text
-from pools import addressing, subnet_space
-from pools.choices import Kind
-from pools.domain import Workload
+from pools import subnet_space
 from pools.models import Address, Pool, QuarantinedAddress, Subnet
 
 CHUNK = 2000

@@ -25,7 +25,7 @@ import uuid
 
 import pytest
 
-from pools.api.envelope import OUTCOME_UNKNOWN_MSG, READ_ONLY_MSG
+from contract.framework.envelope import OUTCOME_UNKNOWN_MSG, READ_ONLY_MSG
 from tests.failover.cluster import (
     Prober,
     both_url_forms,
