@@ -103,3 +103,81 @@ def test_the_hot_tables_are_vacuumed_after_a_fixed_number_of_changes_and_the_mig
     finally:
         call_command("migrate", verbosity=0)
     assert all("autovacuum_analyze_scale_factor=0.02" in options for options in reloptions().values())
+
+
+BEFORE_RESHAPE = [
+    ("pools", "0008_audit_indexes_for_bounded_reads"),
+    ("leases", "0003_hot_tables_autovacuum"),
+    ("audit", None),
+]
+RESHAPE_MOVES_ONLY = {"django_content_type", "django_migrations"}
+
+
+def table_rows() -> dict[str, list[tuple]]:
+    """Every row of every table, in a stable order."""
+    quote = connection.ops.quote_name
+    return {
+        table: rows(f"SELECT * FROM {quote(table)} ORDER BY 1")
+        for table in connection.introspection.table_names()
+        if table not in RESHAPE_MOVES_ONLY
+    }
+
+
+def test_an_existing_database_keeps_every_row_when_the_audit_log_moves_to_its_own_app():
+    """The schema of the day before the reshape (the audit log in pools), with a row in each table,
+    upgrades in place: no row changes, and the log's content type (so its permissions and the
+    console's history) follows the model to the audit app."""
+    migrate_to(BEFORE_RESHAPE)
+    loader = MigrationExecutor(connection).loader
+    others = [node for node in loader.graph.leaf_nodes() if node[0] not in {"pools", "leases", "audit"}]
+    old = loader.project_state([*BEFORE_RESHAPE[:2], *others]).apps
+    model = old.get_model
+    now = timezone.now()
+    content_types = model("contenttypes", "ContentType").objects
+    content_types.filter(app_label="audit").delete()  # as on a database that never had the app
+    event_type, _ = content_types.get_or_create(app_label="pools", model="auditevent")
+    model("auth", "Permission").objects.create(
+        content_type=event_type, codename="reshape_probe_auditevent", name="probe"
+    )
+    user = model("auth", "User").objects.create(username="ops", password="!", date_joined=now)
+    model("admin", "LogEntry").objects.create(
+        user=user, content_type=event_type, object_id="1", object_repr="event", action_flag=2, action_time=now
+    )
+    cluster = model("pools", "Cluster").objects.create(cluster_id="c1")
+    model("pools", "ApiToken").objects.create(key_hash="0" * 64, prefix="abc", cluster=cluster)
+    subnet = model("pools", "Subnet").objects.create(
+        net_regional_id="r", subnet_id="s", cidr="10.0.3.0/24", gateway="10.0.3.1", ip_version=4
+    )
+    model("pools", "SubnetExclusion").objects.create(subnet=subnet, first_ip="10.0.3.9", last_ip="10.0.3.9")
+    model("pools", "SubnetGrant").objects.create(subnet=subnet, cluster=cluster, quota=5)
+    pool = model("pools", "Pool").objects.create(
+        k8s_cluster_id="c1", namespace="default", kind=0, name="web", subnet=subnet, target=1, reserved_count=1
+    )
+    address = model("pools", "Address").objects.create(
+        subnet=subnet, net_regional_id="r", pool=pool, ip="10.0.3.10", ip_key="0a00030a", mac="02:00:00:00:00:0a",
+        reserved_at=now,
+    )  # fmt: skip
+    model("leases", "Lease").objects.create(address=address, pool=pool, pod_id="pod-1", bound_at=now)
+    model("leases", "ReconcileRun").objects.create(k8s_cluster_id="c1", started_at=now, report={"k": 1})
+    model("pools", "AuditEvent").objects.create(
+        at=now, req_type=3, req_id="r-1", k8s_cluster_id="c1", pod_id="pod-1", ip="10.0.3.10", code=0, actor="t",
+        detail={"why": "kept"},
+    )  # fmt: skip
+    before = table_rows()
+    assert all(before[table] for table in ("pools_auditevent", "leases_lease", "pools_address", "django_admin_log"))
+
+    call_command("migrate", verbosity=0)
+
+    assert table_rows() == before
+    from django.contrib.admin.models import LogEntry
+    from django.contrib.auth.models import Permission
+
+    from audit.models import AuditEvent
+
+    assert AuditEvent.objects.get().detail == {"why": "kept"}
+    moved = Permission.objects.get(codename="reshape_probe_auditevent").content_type
+    assert (moved.app_label, moved.model_class()) == ("audit", AuditEvent)
+    assert LogEntry.objects.get(object_repr="event").content_type == moved
+    migrate_to(BEFORE_RESHAPE)  # and back: the model returns to pools, the rows stay
+    assert table_rows() == before
+    call_command("migrate", verbosity=0)
