@@ -1,11 +1,11 @@
 """Audit retention: delete audit events older than a cutoff, a small batch at a time, keeping the
 ones that still prove something.
 
-What is kept whatever its age is decided by keep rules (`@keep_rule`): an SQL condition on the
+What is kept whatever its age is decided by keep rules (`KEEP_RULES`): an SQL condition on the
 event `e` that is true when the event must stay. This module keeps the prune runs' own events (the
 record of what history was removed, and when); `leases.retention` keeps the events that prove a
 binding (the consistency check and "who held this IP" read them). Everything else older than the
-cutoff goes.
+cutoff goes. (Retention is the part of audit above the domain: it knows what bindings need.)
 
 Each batch is its own short transaction: the next `batch_size` events older than the cutoff by
 (at, id) (the `at` index, walked forward from where the last batch stopped, so kept events are
@@ -36,6 +36,7 @@ from audit.recording import audit_record
 from core.choices import AdminAction, Code, ReqType
 from core.domain import CallContext
 from core.errors import ServiceError
+from leases.retention import BINDING_PROOF, binding_proof
 
 # Small enough that one batch (select, export, delete) takes some tens of milliseconds, so that a
 # SQLite writer waits no longer than that and PostgreSQL's WAL comes in small pieces.
@@ -56,25 +57,17 @@ class KeepRule:
     condition: Callable[[datetime], tuple[str, list]]  # (SQL on the event `e`, params), given the cutoff
 
 
-KEEP_RULES: list[KeepRule] = []
-
-
-def keep_rule(name: str, description: str):
-    """Register an SQL condition on the audit event `e`: true when the event must be kept however
-    old it is. The function takes the cutoff and returns (sql, params); the SQL must be portable
-    between SQLite and PostgreSQL and cheap per event (indexed lookups only): it runs for every
-    event older than the cutoff."""
-
-    def register(fn):
-        KEEP_RULES.append(KeepRule(name, description, fn))
-        return fn
-
-    return register
-
-
-@keep_rule("prune_runs", "the events of the prune runs themselves (what was removed, and when)")
 def _prune_runs(cutoff):
     return "e.admin_action = %s", [AdminAction.AUDIT_PRUNE]
+
+
+# What is kept however old: each an SQL condition on the audit event `e`, given the cutoff. The SQL
+# must be portable between SQLite and PostgreSQL and cheap per event (indexed lookups only): it runs
+# for every event older than the cutoff.
+KEEP_RULES: list[KeepRule] = [
+    KeepRule("prune_runs", "the events of the prune runs themselves (what was removed, and when)", _prune_runs),
+    KeepRule("binding_proof", BINDING_PROOF, binding_proof),
+]
 
 
 def retention_days() -> int:

@@ -1,4 +1,4 @@
-"""What audit retention must keep about bindings, added to `manage.py prune_audit`'s keep rules.
+"""What audit retention must keep about bindings: one of `manage.py prune_audit`'s keep rules (audit.retention).
 
 Two readers of the audit log need a binding's RequireIP event for as long as the binding matters:
 - `check_consistency` (leases.consistency, binding_not_audited): for every bound address, the
@@ -28,7 +28,6 @@ from __future__ import annotations
 
 from django.db import connection
 
-from audit.retention import keep_rule
 from core.choices import AdminAction, Code, ReqType
 from leases.tables import quoted_tables
 
@@ -37,11 +36,11 @@ RELEASE_OF_THE_BINDING = """
 """
 
 
-@keep_rule(
-    "binding_proof",
-    "the RequireIP events that prove a binding still in force, or one that ended within the retention",
-)
-def _binding_proof(cutoff):
+BINDING_PROOF = "the RequireIP events that prove a binding still in force, or one that ended within the retention"
+
+
+def binding_proof(cutoff) -> tuple[str, list]:
+    """audit.retention's keep rule for bindings: the SQL condition on the event `e`, and its params."""
     adapt = connection.ops.adapt_datetimefield_value
     release_params = [Code.SUCCESS, ReqType.RELEASE_IP, AdminAction.BINDING_FORCE_RELEASE]
     sql = """

@@ -3,7 +3,7 @@
 `find_violations()` runs every check in one read-only snapshot and returns the offenders;
 `python manage.py check_consistency` prints them and exits non-zero. Each check is one query
 (or one query per subnet), portable between SQLite and PostgreSQL. Checks here are about
-reservations; leases.consistency registers the ones about who holds an address (`@check`).
+reservations; leases.consistency adds the ones about who holds an address and runs both.
 
 The size rule for pools, exactly (r = Address rows of the pool, b = bound ones (in use: no
 idle_since), T = target):
@@ -53,12 +53,13 @@ class Violation:
         return f"{self.check}: {self.detail}"
 
 
-CHECKS: list[tuple[str, Callable[..., Iterator[str]]]] = []
+Check = tuple[str, Callable[..., Iterator[str]]]
+CHECKS: list[Check] = []  # the reservation checks of this module; leases.consistency adds its own to them
 
 
-def check(name: str):
+def check(name: str, *, into: list[Check] = CHECKS):
     def register(fn):
-        CHECKS.append((name, fn))
+        into.append((name, fn))
         return fn
 
     return register
@@ -270,8 +271,8 @@ def _open_with_grants(cursor):
 # Running them ----------------------------------------------------------------------------------
 
 
-def find_violations() -> list[Violation]:
-    """Run every check in one read-only snapshot of the database."""
+def find_violations(checks: list[Check] = CHECKS) -> list[Violation]:
+    """Run `checks` in one read-only snapshot of the database."""
     found: list[Violation] = []
     outermost = not connection.in_atomic_block
     with transaction.atomic(), connection.cursor() as cursor:
@@ -279,6 +280,6 @@ def find_violations() -> list[Violation]:
             if outermost:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
             cursor.execute("SET LOCAL statement_timeout = 0")  # a big audit log may take a while
-        for name, fn in CHECKS:
+        for name, fn in checks:
             found.extend(Violation(name, detail) for detail in fn(cursor))
     return found

@@ -9,8 +9,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db.models import F
 
+from leases.consistency import find_violations
 from leases.models import Lease
-from pools.consistency import find_violations
 from pools.models import Pool
 from tests.kube import deployment, kubectl_list, pod, replicaset, write_json
 

@@ -8,8 +8,8 @@ import pytest
 from django.db import connections
 from django.db.models import Count
 
+from leases.consistency import find_violations
 from leases.models import Lease
-from pools.consistency import find_violations
 from pools.models import Address, Pool
 from tests.conftest import V1
 

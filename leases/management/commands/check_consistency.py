@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from pools import consistency
+from leases import consistency
 
 
 class Command(BaseCommand):
@@ -15,4 +15,4 @@ class Command(BaseCommand):
             self.stdout.write(str(violation))
         if violations:
             raise CommandError(f"{len(violations)} consistency violations")
-        self.stdout.write(f"consistent: {len(consistency.CHECKS)} checks passed")
+        self.stdout.write(f"consistent: {len(consistency.EVERY_CHECK)} checks passed")
