@@ -1,6 +1,6 @@
 """What the OpenAPI document says about POST /k8s/admission: the AdmissionReview it reads (the
 parts IPResMgr uses; Kubernetes' own API reference has the rest), the answers, and examples that
-tests/test_openapi_examples.py replays against the demo data, like every other endpoint's."""
+tests/contract/test_openapi_examples.py replays against the demo data, like every other endpoint's."""
 
 from __future__ import annotations
 

@@ -143,7 +143,7 @@ def contract_responses(serializer, codes) -> dict:
     return responses
 
 
-# Example answers. tests/test_openapi_examples.py replays each against the demo data and compares it
+# Example answers. tests/contract/test_openapi_examples.py replays each against the demo data and compares it
 # with the real answer; the Msg of the two it cannot provoke (Code 50, 99) is the code's own.
 
 DEMO_WORKLOAD = {

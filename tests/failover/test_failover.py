@@ -38,7 +38,6 @@ from tests.failover.cluster import (
     start_instance,
     wait_for,
 )
-from tests.kube import cronjob, deployment, job, kubectl_list, pod, replicaset, statefulset, write_json
 from tests.load.harness import (
     CLUSTER,
     GATEWAY,
@@ -50,6 +49,7 @@ from tests.load.harness import (
     manage,
     prepare_database,
 )
+from tests.support.kube import cronjob, deployment, job, kubectl_list, pod, replicaset, statefulset, write_json
 
 CALL_TIMEOUT_S = 3.0  # IPRESMGR_DB_CALL_TIMEOUT_MS of the stall scenario (8 s by default)
 RECOVERY_BOUND_S = 2.0  # SPEC: Code 0 again within 2 s of a writable primary
