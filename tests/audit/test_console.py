@@ -102,3 +102,10 @@ def test_who_held_sees_a_binding_ended_by_a_console_force_release(admin_client, 
     assert 'class="holder">pod-a<' in _who_held(admin_client, ip, "2026-05-04 13:59")
     after = _who_held(admin_client, ip, "2026-05-04 14:01")
     assert "was not bound to any pod" in after and "Binding force-released" in after
+
+
+def test_the_old_address_of_the_audit_pages_redirects_to_the_audit_app(admin_client):
+    old = admin_client.get("/admin/pools/auditevent/who-held/?ip=10.0.3.7&at=2026-05-04+14:02")
+    assert old.status_code == 301
+    assert old["Location"] == "/admin/audit/auditevent/who-held/?ip=10.0.3.7&at=2026-05-04+14:02"
+    assert admin_client.get(old["Location"]).status_code == 200
