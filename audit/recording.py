@@ -14,6 +14,7 @@ from django.utils import timezone
 from audit.models import AuditEvent
 from core.choices import Code
 from core.domain import CallContext, Workload
+from core.tables import quote_tables
 
 MSG_MAX = 2000
 
@@ -83,4 +84,5 @@ def _insert_sql(names: tuple[str, ...], from_sql: tuple[tuple[str, str], ...], s
     quote = connection.ops.quote_name
     columns = ", ".join(quote(AuditEvent._meta.get_field(name).column) for name in names)
     selected = ", ".join(expressions.get(name, "%s") for name in names)
-    return f"INSERT INTO {quote(AuditEvent._meta.db_table)} ({columns}) SELECT {selected} FROM {source}"
+    table = quote_tables(event=AuditEvent)["event"]
+    return f"INSERT INTO {table} ({columns}) SELECT {selected} FROM {source}"

@@ -36,6 +36,7 @@ from audit.recording import audit_record
 from core.choices import AdminAction, Code, ReqType
 from core.domain import CallContext
 from core.errors import ServiceError
+from core.tables import quote_tables
 from leases.retention import BINDING_PROOF, binding_proof
 
 # Small enough that one batch (select, export, delete) takes some tens of milliseconds, so that a
@@ -45,7 +46,6 @@ MAX_BATCH_SIZE = 100_000
 # pg_try_advisory_lock's key: two prunes at once would walk the same rows (and export them twice).
 ADVISORY_LOCK_KEY = int.from_bytes(b"ipr-prun", "big")
 
-EVENT_TABLE = AuditEvent._meta.db_table
 # The export's keys: the model's columns, so that a line loads back with AuditEvent(**row).
 EXPORT_FIELDS = tuple(f.attname for f in AuditEvent._meta.concrete_fields)
 
@@ -251,7 +251,7 @@ def _candidates_sql(cutoff: datetime, after: tuple | None, limit: int) -> tuple[
         # there instead of filtering every row before it (each batch would read all earlier ones).
         where += ["e.at >= %s", "(e.at > %s OR e.id > %s)"]
         params += [adapt(last_at), adapt(last_at), last_id]
-    table = connection.ops.quote_name(EVENT_TABLE)
+    table = quote_tables(event=AuditEvent)["event"]
     sql = (
         f"SELECT e.id, e.at, e.req_type, e.admin_action, {kept_by} FROM {table} e "
         f"WHERE {' AND '.join(where)} ORDER BY e.at, e.id LIMIT %s"
@@ -317,7 +317,7 @@ def _rows(ids: list[int]) -> list[dict]:
 
 def _delete(ids: list[int]) -> None:
     # By id: nothing refers to audit events, and no signal listens for their deletion.
-    table = connection.ops.quote_name(EVENT_TABLE)
+    table = quote_tables(event=AuditEvent)["event"]
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(f"DELETE FROM {table} WHERE id = ANY(%s)", [ids])  # one parameter, any length

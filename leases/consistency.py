@@ -7,16 +7,16 @@ address where they disagree, and bindings the audit log cannot account for."""
 from __future__ import annotations
 
 from core.choices import AdminAction, Code, ReqType
+from core.tables import quote_tables
 from leases.models import Lease
 from pools import consistency
-from pools.consistency import TABLES, Check, Violation, check, sql_rows
+from pools.consistency import Check, Violation, check, reservation_tables, sql_rows
 
-TABLES_WITH_LEASES = {**TABLES, "lease": Lease._meta.db_table}
 LEASE_CHECKS: list[Check] = []
 
 
 def lease_rows(cursor, sql: str, params=()) -> list[tuple]:
-    return sql_rows(cursor, sql, params, tables=TABLES_WITH_LEASES)
+    return sql_rows(cursor, sql, params, tables={**reservation_tables(), **quote_tables(lease=Lease)})
 
 
 @check("pod_bound_twice_in_pool", into=LEASE_CHECKS)

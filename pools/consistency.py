@@ -29,17 +29,16 @@ from django.db import connection, transaction
 from audit.models import AuditEvent
 from core import addressing
 from core.choices import PoolState
+from core.tables import quote_tables
 from pools.models import Address, Pool, QuarantinedAddress, Subnet, SubnetGrant
 
-# Table names for the SQL below, from the models (format them into the statements; never values).
-TABLES = {
-    "address": Address._meta.db_table,
-    "pool": Pool._meta.db_table,
-    "subnet": Subnet._meta.db_table,
-    "event": AuditEvent._meta.db_table,
-    "grant": SubnetGrant._meta.db_table,
-    "quarantined": QuarantinedAddress._meta.db_table,
-}
+
+def reservation_tables() -> dict[str, str]:
+    """The tables the SQL below names ({address}, {pool}, ...)."""
+    return quote_tables(
+        address=Address, pool=Pool, subnet=Subnet, event=AuditEvent, grant=SubnetGrant, quarantined=QuarantinedAddress
+    )
+
 
 MAC_PATTERN = r"^[0-9a-f][26ae](:[0-9a-f]{2}){5}$"  # lower-case, locally administered, unicast
 
@@ -65,9 +64,9 @@ def check(name: str, *, into: list[Check] = CHECKS):
     return register
 
 
-def sql_rows(cursor, sql: str, params=(), *, tables: dict[str, str] = TABLES) -> list[tuple]:
-    """Run `sql` with {address}, {pool}, ... replaced by the names in `tables`."""
-    cursor.execute(sql.format(**tables), params)
+def sql_rows(cursor, sql: str, params=(), *, tables: dict[str, str] | None = None) -> list[tuple]:
+    """Run `sql` with {address}, {pool}, ... replaced by the names in `tables` (the reservations')."""
+    cursor.execute(sql.format(**(tables or reservation_tables())), params)
     return cursor.fetchall()
 
 
@@ -129,7 +128,7 @@ def _key_mismatch(cursor):
     # SQL has no portable IP parser: read (ip, ip_key, version) and compare here, streaming.
     cursor.execute(
         "SELECT a.id, a.ip, a.ip_key, s.ip_version FROM {address} a JOIN {subnet} s ON s.id = a.subnet_id".format(
-            **TABLES
+            **reservation_tables()
         )
     )
     while batch := cursor.fetchmany(2000):
