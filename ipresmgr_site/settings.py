@@ -213,6 +213,8 @@ SPECTACULAR_SETTINGS = {
 # Domain settings.
 IPRESMGR_SURGE_PERCENT = env_int("IPRESMGR_SURGE_PERCENT", 25)
 IPRESMGR_RELEASE_GRACE_SECONDS = env_int("IPRESMGR_RELEASE_GRACE_SECONDS", 0)
+# PostgreSQL binds and releases in one statement when it can (leases.services); off: the general path only.
+IPRESMGR_ONE_STATEMENT_PATHS = True
 # manage.py prune_audit's default: audit events older than this many days are deleted (0: never).
 IPRESMGR_AUDIT_RETENTION_DAYS = env_int("IPRESMGR_AUDIT_RETENTION_DAYS", 90)
 IPRESMGR_ALLOW_ANONYMOUS = env_bool("IPRESMGR_ALLOW_ANONYMOUS")

@@ -69,13 +69,20 @@ def _workload_params(workload: Workload) -> list:
 _WORKLOAD_POOL = "p.k8s_cluster_id = %s AND p.namespace = %s AND p.kind = %s AND p.name = %s"
 
 
+def one_statement_paths() -> bool:
+    """Whether the common cases take PostgreSQL's one statement. IPRESMGR_ONE_STATEMENT_PATHS off
+    sends every call down the general path (which decides everything the statement does, and more),
+    so that a test can drive one scenario through both and compare (tests/allocation/test_two_paths.py)."""
+    return connection.vendor == "postgresql" and settings.IPRESMGR_ONE_STATEMENT_PATHS
+
+
 # RequireIP ---------------------------------------------------------------------------------------------
 
 
 def ip_require(*, ctx: CallContext, workload: Workload, pod_id: str, resource_id: str = "") -> RequiredAddress:
     """Bind an address of the workload's active pool to the pod: the one it already holds (CNI
     ADD is retried), else the one idle longest, else a surge address from the subnet."""
-    if connection.vendor == "postgresql":
+    if one_statement_paths():
         for _round in range(SURGE_WAIT_ROUNDS):
             found = retrying(_require_in_one_statement)(
                 ctx=ctx, workload=workload, pod_id=pod_id, resource_id=resource_id
@@ -267,7 +274,7 @@ def ip_release(*, ctx: CallContext, workload: Workload, pod_id: str, ip: str = "
     their workload while they terminate). Nothing bound is success; another pod's is 31.
     Returns the IPs released. `ip`: empty, or an address in canonical text (the contract's field
     gives it so: parsed once, there)."""
-    if connection.vendor == "postgresql":
+    if one_statement_paths():
         released = retrying(_release_in_one_statement)(ctx=ctx, workload=workload, pod_id=pod_id, ip=ip)
         if released is not None:
             return released
