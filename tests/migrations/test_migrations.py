@@ -105,11 +105,18 @@ def test_the_hot_tables_are_vacuumed_after_a_fixed_number_of_changes_and_the_mig
     assert all("autovacuum_analyze_scale_factor=0.02" in options for options in reloptions().values())
 
 
-BEFORE_RESHAPE = [
-    ("pools", "0008_audit_indexes_for_bounded_reads"),
-    ("leases", "0003_hot_tables_autovacuum"),
-    ("audit", None),
-]
+def before_reshape() -> list[tuple]:
+    """The migration state of the day before the audit log became its own app: pools as audit 0001
+    found it, leases as it is, no audit app."""
+    graph = MigrationExecutor(connection).loader.graph
+    (pools_before,) = [
+        parent.key for parent in graph.node_map[("audit", AUDIT_FIRST)].parents if parent.key[0] == "pools"
+    ]
+    (leases_leaf,) = [node for node in graph.leaf_nodes() if node[0] == "leases"]
+    return [pools_before, leases_leaf, ("audit", None)]
+
+
+AUDIT_FIRST = "0001_auditevent_moves_from_pools"
 RESHAPE_MOVES_ONLY = {"django_content_type", "django_migrations"}
 
 
@@ -127,10 +134,11 @@ def test_an_existing_database_keeps_every_row_when_the_audit_log_moves_to_its_ow
     """The schema of the day before the reshape (the audit log in pools), with a row in each table,
     upgrades in place: no row changes, and the log's content type (so its permissions and the
     console's history) follows the model to the audit app."""
-    migrate_to(BEFORE_RESHAPE)
+    day_before = before_reshape()
+    migrate_to(day_before)
     loader = MigrationExecutor(connection).loader
     others = [node for node in loader.graph.leaf_nodes() if node[0] not in {"pools", "leases", "audit"}]
-    old = loader.project_state([*BEFORE_RESHAPE[:2], *others]).apps
+    old = loader.project_state([*day_before[:2], *others]).apps
     model = old.get_model
     now = timezone.now()
     content_types = model("contenttypes", "ContentType").objects
@@ -178,6 +186,6 @@ def test_an_existing_database_keeps_every_row_when_the_audit_log_moves_to_its_ow
     moved = Permission.objects.get(codename="reshape_probe_auditevent").content_type
     assert (moved.app_label, moved.model_class()) == ("audit", AuditEvent)
     assert LogEntry.objects.get(object_repr="event").content_type == moved
-    migrate_to(BEFORE_RESHAPE)  # and back: the model returns to pools, the rows stay
+    migrate_to(day_before)  # and back: the model returns to pools, the rows stay
     assert table_rows() == before
     call_command("migrate", verbosity=0)
