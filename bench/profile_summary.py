@@ -17,7 +17,7 @@ from collections import Counter
 LAYERS = [
     ("database round trip (psycopg, Django's backend: send, wait, fetch, commit)", ["psycopg", "django/db/backends/"]),
     ("Django ORM (building SQL, making objects)", ["django/db/models/", "django/db/transaction"]),
-    ("our services and SQL text (leases/, pools/ services, audit)", ["leases/services.py", "audit/recording.py",
+    ("our services and SQL text (leases/, pools/ services, audit)", ["leases/services/", "audit/recording.py",
                                                                     "pools/allocation.py", "core/transactions.py",
                                                                     "leases/tables.py", "core/domain.py"]),
     ("DRF serializer validation (our fields included)", ["rest_framework/serializers.py", "rest_framework/fields.py",
@@ -25,7 +25,7 @@ LAYERS = [
                                                           "rest_framework/validators.py"]),
     ("authentication (token header, cache)", ["pools/auth.py", "_authenticate (rest_framework"]),
     ("DRF request, negotiation, parsing, rendering", ["rest_framework/"]),
-    ("our envelope and views (pools/api, contract/ips.py)", ["pools/api/", "contract/ips.py"]),
+    ("our envelope and views (pools/api, contract/ips.py)", ["contract/", "contract/ips.py"]),
     ("call log and metrics", ["ipresmgr_site/calls.py", "ipresmgr_site/metrics.py", "ipresmgr_site/logs.py",
                               "prometheus_client", "logging/"]),
     ("Django middleware, handler and URL routing", ["django/middleware", "django/contrib/", "whitenoise",

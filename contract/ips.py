@@ -4,7 +4,7 @@ stored reports of reconcile runs."""
 from contract import ips_filters, ips_openapi
 from contract.framework.fields import workload_of
 from contract.framework.views import ContractView, ReadView
-from contract.ips_serializers import AddressOut, ReconcileRunOut, ReleaseIPRequest, RequireIPRequest
+from contract.ips_serializers import AddressOut, ReleaseIPRequest, RequireIPRequest
 from core.choices import ReqType
 from leases import selectors, services
 
@@ -57,13 +57,3 @@ class AddressListView(ReadView):
     @staticmethod
     def selector(actor):
         return selectors.addresses_visible_to(actor).order_by("subnet_id", "ip_key")
-
-
-@ips_openapi.RECONCILE_RUNS
-class ReconcileRunListView(ReadView):
-    serializer_class = ReconcileRunOut
-    filterset_class = ips_filters.ReconcileRunFilter
-
-    @staticmethod
-    def selector(actor):
-        return selectors.reconcile_runs_visible_to(actor)

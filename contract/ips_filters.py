@@ -6,7 +6,6 @@ from __future__ import annotations
 import django_filters
 
 from contract.filters import IPFilter, MacFilter, cluster_filter, kind_filter, name_filter, namespace_filter
-from leases.models import ReconcileRun
 from pools.models import Address
 
 ADDRESS_STATES = [("bound", "bound"), ("idle", "idle")]
@@ -41,22 +40,3 @@ class AddressFilter(django_filters.FilterSet):
 
     def filter_state(self, queryset, name, value):
         return queryset.filter(lease__isnull=value != "bound")
-
-
-class ReconcileRunFilter(django_filters.FilterSet):
-    K8SClusterID = cluster_filter("k8s_cluster_id")
-    Status = django_filters.ChoiceFilter(field_name="status", choices=ReconcileRun.Status.choices)
-    Mode = django_filters.ChoiceFilter(
-        choices=[("dry-run", "dry-run"), ("apply", "apply")], method="filter_mode", help_text="dry-run or apply."
-    )
-    Ordering = django_filters.OrderingFilter(
-        fields=(("started_at", "StartedAt"), ("k8s_cluster_id", "K8SClusterID")),
-        help_text="Sort keys, comma-separated; a leading '-' sorts descending. Default -StartedAt (newest first).",
-    )
-
-    class Meta:
-        model = ReconcileRun
-        fields: list[str] = []
-
-    def filter_mode(self, queryset, name, value):
-        return queryset.filter(applied=value == "apply")

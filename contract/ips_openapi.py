@@ -3,10 +3,8 @@
 
 from drf_spectacular.utils import OpenApiExample, extend_schema
 
-from contract.framework.fields import Envelope
 from contract.ips_serializers import (
     AddressOut,
-    ReconcileRunOut,
     ReleaseIPRequest,
     ReleaseIPResponse,
     RequireIPRequest,
@@ -16,14 +14,10 @@ from contract.openapi import (
     DEMO_WORKLOAD,
     contract_responses,
     error_example,
-    error_responses,
     post_errors,
-    server_errors,
 )
-from contract.reads_openapi import READ_ERRORS, REQ_ID_PARAM, SCOPE, list_schema
+from contract.reads_openapi import SCOPE, list_schema
 from core.choices import Code
-from leases.reconcile.run import STORED_FINDINGS
-from pools.auth import NO_TOKEN_MSG
 
 NO_LEASE = {"IP": "", "MacAddr": "", "PortID": "", "SubnetGatewayAddr": "", "SubnetCIDR": ""}
 POD = {"K8SApiResourceID": "deploy-uid-1", "K8SPodID": "pod-uid-1"}
@@ -156,85 +150,4 @@ ADDRESSES = list_schema(
     AddressOut,
     ADDRESS_ROW,
     bad_filter_msg="IP: 'not-an-ip' is not an IPv4 or IPv6 address",
-)
-
-RECONCILE_RUN_ROW = {
-    "ID": 7,
-    "K8SClusterID": "demo-cluster",
-    "Mode": "dry-run",
-    "Status": "leaks_found",
-    "ExitCode": 1,
-    "StartedAt": "2026-10-01T14:30:00Z",
-    "FinishedAt": "2026-10-01T14:30:02Z",
-    "Message": "leaked bindings: 1, pools of deleted workloads: 0, pools whose target differs from their "
-    "workload's: 0; address conflicts: 0, lost bindings: 0, lost pools: 0; left alone as younger than the "
-    "grace: 0 bindings, 0 pools; dry run: nothing changed (--apply makes the changes)",
-    "Source": "kubeconfig /etc/ipresmgr/kubeconfig",
-    "GraceSeconds": 300,
-    "FixTargets": False,
-    "ObjectsListed": {"Deployment": 1, "ReplicaSet": 1, "Pod": 1},
-    "LivePods": 1,
-    "BindingsChecked": 2,
-    "YoungBindings": 0,
-    "YoungPools": 0,
-    "LeakedBindings": 1,
-    "BindingsFreed": 0,
-    "OrphanedPools": 0,
-    "PoolsReleased": 0,
-    "DriftedPools": 0,
-    "TargetsFixed": 0,
-    "AddressConflicts": 0,
-    "LostBindings": 0,
-    "BindingsRestored": 0,
-    "LostPools": 0,
-    "PoolsRecreated": 0,
-    "RecreatePools": False,
-    "PodAddressesChecked": 0,
-    "ChangesSkipped": 0,
-    "ChangesFailed": 0,
-    "Warnings": [],
-    "Seconds": {"read": 0.412, "compare": 0.006},
-    "FindingsTotal": 1,
-    "Findings": [
-        {
-            "What": "leaked-binding",
-            "K8SPodID": "pod-uid-1",
-            "IP": "10.0.3.10",
-            "Pool": "demo-cluster/default/Deployment/web",
-            "SubnetID": "subnet-demo",
-            "Since": "2026-10-01T14:02:05Z",
-            "Why": "pod is not among the cluster's 1 live pods",
-            "Action": "would end the binding",
-            "K8SPodIDs": ["pod-uid-1"],
-            "IPs": ["10.0.3.10"],
-            "Target": None,
-        }
-    ],
-}
-RECONCILE_FORBIDDEN_MSG = "only an operator token may read reconcile runs"
-
-RECONCILE_RUNS = extend_schema(
-    summary="Reports of the last reconcile runs (operator token)",
-    description=(
-        "What each run of `manage.py reconcile` read, found and did, newest first: bindings of pods that are "
-        "gone (leaked), active pools whose workload is gone, pools whose target differs from the workload's "
-        "replica count, and what a database failover lost: bindings and pools of live pods the database does "
-        "not hold (lost), addresses two live pods hold (conflicts, exit code 3)."
-        f" Each run keeps its first {STORED_FINDINGS} findings; the counts are exact. A cluster "
-        "token gets Code 3."
-    ),
-    parameters=[REQ_ID_PARAM],
-    responses={
-        200: ReconcileRunOut,
-        **READ_ERRORS,
-        **error_responses(Envelope, (Code.FORBIDDEN,)),
-    },
-    examples=[
-        OpenApiExample("A page", value=RECONCILE_RUN_ROW, response_only=True, status_codes=["200"]),
-        error_example(Code.INVALID_REQUEST, "Status: Select a valid choice. done is not one of the available choices."),
-        error_example(Code.UNAUTHENTICATED, NO_TOKEN_MSG),
-        error_example(Code.FORBIDDEN, RECONCILE_FORBIDDEN_MSG),
-        *server_errors(),
-    ],
-    tags=["read"],
 )

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from contract import ippools, ips, reads
+from contract import ippools, ips, reads, reconcile_runs
 
 urlpatterns = [
     path("v1/ippool/create", ippools.CreateIPPoolView.as_view(), name="ippool-create"),
@@ -15,5 +15,5 @@ urlpatterns = [
     path("v1/ip/require", ips.RequireIPView.as_view(), name="ip-require"),
     path("v1/ip/release", ips.ReleaseIPView.as_view(), name="ip-release"),
     path("v1/addresses", ips.AddressListView.as_view(), name="addresses"),
-    path("v1/reconcile/runs", ips.ReconcileRunListView.as_view(), name="reconcile-runs"),
+    path("v1/reconcile/runs", reconcile_runs.ReconcileRunListView.as_view(), name="reconcile-runs"),
 ]

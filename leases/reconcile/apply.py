@@ -20,7 +20,7 @@ from core.domain import Actor, CallContext, Workload
 from core.errors import ServiceError
 from core.transactions import service_transaction
 from leases.models import Lease
-from leases.reconcile.compare import (
+from leases.reconcile.plan import (
     ADDRESS_FREE,
     ADDRESS_IDLE,
     LEAKED_BINDING,

@@ -14,8 +14,7 @@ from core.choices import AdminAction
 from pools import services
 from pools.models import Address, Cluster, Pool, Subnet, SubnetGrant
 from pools.templatetags.pools_admin import readable_count
-from tests.admin.test_subnets import subnet_form
-from tests.support.admin import changelist
+from tests.support.admin import changelist, subnet_form
 from tests.support.api import V1, command_ctx, make_subnet
 
 

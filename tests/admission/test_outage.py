@@ -10,8 +10,8 @@ import subprocess
 import sys
 import time
 
-from tests.load.harness import REPO, app_env, free_port, release_port
 from tests.support.admission import create
+from tests.support.servers import REPO, app_env, free_port, release_port
 
 PORTS = range(9000, 9100)
 

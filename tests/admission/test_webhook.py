@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import pytest
 
-from audit.models import AuditEvent
 from core.choices import AdminAction, Code, PoolState, ReqType
 from pools import services
 from pools.models import Address, Pool
@@ -15,39 +14,16 @@ from tests.support.admission import (
     KIND_NUMBER,
     SUBNET_VALUE,
     UNSET,
-    Apiserver,
+    WORKLOAD_KINDS,
+    assert_denied,
     create,
     delete,
+    pool_of,
     scale,
     update,
-    with_changes,
+    webhook_events,
 )
 from tests.support.api import CLUSTER, command_ctx, make_subnet
-
-WORKLOAD_KINDS = list(KIND_NUMBER)
-
-
-@pytest.fixture
-def api(cluster_token, subnet) -> Apiserver:
-    return Apiserver(cluster_token)
-
-
-def pool_of(kind="Deployment", name="web", cluster=CLUSTER) -> Pool | None:
-    return Pool.objects.filter(k8s_cluster_id=cluster, kind=KIND_NUMBER[kind], name=name).first()
-
-
-def webhook_events():
-    """Audit events of the pool calls (not the fixtures' registrations), oldest first."""
-    return list(AuditEvent.objects.filter(req_type__isnull=False).order_by("at", "id"))
-
-
-def assert_denied(answer: dict, code: Code, status: int) -> str:
-    assert answer["allowed"] is False
-    assert answer["status"]["code"] == status
-    message = answer["status"]["message"]
-    assert message.startswith(f"IPResMgr Code {int(code)} {code.label}: "), message
-    return message
-
 
 # CREATE, UPDATE, DELETE of each kind -----------------------------------------------------------
 
@@ -319,150 +295,3 @@ def test_a_review_larger_than_v1_bodies_is_read(api):
     api.admit(create(replicas=3))
     assert api.admit(body)["allowed"] is True
     assert pool_of().target == 4
-
-
-# Malformed reviews: HTTP 400 with a Kubernetes Status, never HTML ------------------------------------
-
-
-def assert_status(response, status: int, code: Code, text: str) -> None:
-    assert response.status_code == status
-    assert response["Content-Type"].startswith("application/json")
-    body = response.json()
-    assert (body["apiVersion"], body["kind"], body["status"], body["code"]) == ("v1", "Status", "Failure", status)
-    assert body["message"].startswith(f"IPResMgr Code {int(code)} {code.label}: ")
-    assert text in body["message"], body["message"]
-
-
-MALFORMED = {
-    "not JSON": (b"<AdmissionReview/>", "body is not valid JSON"),
-    "a JSON list": (b"[]", "body must be a JSON object"),
-    "v1beta1": ({"apiVersion": "admission.k8s.io/v1beta1"}, "apiVersion must be admission.k8s.io/v1"),
-    "another kind": ({"kind": "ConversionReview"}, "kind must be AdmissionReview, not 'ConversionReview'"),
-    "no request": ({"request": None}, "request: must be an object"),
-}
-
-
-@pytest.mark.parametrize("case", MALFORMED)
-def test_a_malformed_review_is_refused_with_400(api, case):
-    change, text = MALFORMED[case]
-    if isinstance(change, bytes):
-        response = api.send(None, raw=change)
-    else:
-        response = api.send({**create(), **change})
-    assert_status(response, 400, Code.INVALID_REQUEST, text)
-    assert Pool.objects.count() == 0
-
-
-BAD_REQUESTS = {
-    "no uid": ({"uid": None}, "request.uid: must be a string"),
-    "empty uid": ({"uid": ""}, "request.uid: must be a string"),
-    "unknown operation": ({"operation": "PATCH"}, "request.operation: must be one of"),
-    "operation an object": ({"operation": {}}, "request.operation: must be one of"),  # Schemathesis found a 500
-    "resource a list": ({"resource": ["apps"]}, "request.resource: must be an object"),
-    "subResource a number": ({"subResource": 1}, "request.subResource: must be a string"),
-    "object a list": ({"object": []}, "request.object: must be an object or null"),
-    "kind not an object": ({"kind": "Deployment"}, "request.kind: must be an object"),
-    "dryRun a string": ({"dryRun": "yes"}, "request.dryRun: must be true or false"),
-    "CREATE without object": ({"object": None}, "request.object: a CREATE review must carry the object"),
-    "bad namespace": ({"namespace": "Not_A_Label"}, "request.namespace: must be a DNS-1123 label"),
-}
-
-
-@pytest.mark.parametrize("case", BAD_REQUESTS)
-def test_a_review_with_a_bad_request_field_is_refused_with_400(api, case):
-    change, text = BAD_REQUESTS[case]
-    assert_status(api.send(with_changes(create(), **change)), 400, Code.INVALID_REQUEST, text)
-    assert Pool.objects.count() == 0
-
-
-@pytest.mark.parametrize("replicas", ["3", 2.5, True, -1, 2**31])
-def test_a_replica_count_that_is_no_count_is_refused_with_400(api, replicas):
-    body = create()
-    body["request"]["object"]["spec"]["replicas"] = replicas
-    assert_status(api.send(body), 400, Code.INVALID_REQUEST, "request.object.spec.replicas: must be an integer")
-
-
-def test_update_without_old_object_is_refused_with_400(api):
-    body = update(before={}, after={"replicas": 4})
-    body["request"]["oldObject"] = None
-    assert_status(api.send(body), 400, Code.INVALID_REQUEST, "request.oldObject: an UPDATE review must carry")
-
-
-def test_a_body_that_is_not_json_by_its_type_is_refused_with_415(api):
-    assert_status(api.send(create(), content_type="text/plain"), 415, Code.INVALID_REQUEST, "not text/plain")
-
-
-def test_answers_are_json_whatever_the_caller_accepts(api):
-    body = create()
-    assert api.send(body, HTTP_ACCEPT="application/vnd.kubernetes.protobuf").json()["response"]["allowed"] is True
-
-
-def test_other_methods_and_paths_answer_json(api):
-    response = api.client.get("/k8s/admission", HTTP_AUTHORIZATION=f"Bearer {api.token}")
-    assert_status(response, 405, Code.INVALID_REQUEST, 'Method "GET" not allowed')
-    assert_status(api.client.post("/k8s/mutate", {}), 404, Code.INVALID_REQUEST, "no endpoint /k8s/mutate")
-
-
-# Who calls ------------------------------------------------------------------------------------------
-
-
-def test_no_token_is_refused_with_401_and_changes_nothing(api):
-    response = api.send(create(), token=None)
-    assert_status(response, 401, Code.UNAUTHENTICATED, "no token")
-    assert response["WWW-Authenticate"].startswith("Bearer")
-    assert_status(api.send(create(), token="ipr_not-a-token"), 401, Code.UNAUTHENTICATED, "unknown or revoked token")
-    assert Pool.objects.count() == 0
-
-
-def test_an_operator_token_is_refused_it_names_no_cluster(api, operator_token):
-    assert_status(api.send(create(), token=operator_token), 403, Code.FORBIDDEN, "an operator token names no cluster")
-    assert Pool.objects.count() == 0
-
-
-def test_anonymous_access_does_not_open_the_webhook(api, settings):
-    settings.IPRESMGR_ALLOW_ANONYMOUS = True
-    assert_status(api.send(create(), token=None), 401, Code.UNAUTHENTICATED, "needs a cluster token")
-
-
-def test_the_pool_belongs_to_the_cluster_of_the_token(api, other_cluster_token):
-    api.admit(create(replicas=3))
-    other = Apiserver(other_cluster_token)
-    other.admit(create(replicas=2))
-    assert pool_of(cluster="c1").target == 3 and pool_of(cluster="c2").target == 2
-    # c2's apiserver deleting its "web" never touches c1's.
-    other.admit(delete())
-    assert pool_of(cluster="c1").state == PoolState.ACTIVE
-    assert pool_of(cluster="c2").state == PoolState.RELEASED
-
-
-# Client certificate, checked by the TLS front, which passes the subject DN -------------------------
-
-
-@pytest.fixture
-def dn_header(settings):
-    settings.IPRESMGR_ADMISSION_CLIENT_DN_HEADER = "X-IPResMgr-Client-DN"
-    return "HTTP_X_IPRESMGR_CLIENT_DN"
-
-
-def test_client_certificate_cn_names_the_cluster(api, dn_header):
-    answer = api.admit(create(replicas=2), token=None, **{dn_header: f"CN={CLUSTER},O=ipresmgr-webhook"})
-    assert answer["allowed"] is True
-    assert pool_of().target == 2
-    assert webhook_events()[0].actor == f"cluster {CLUSTER} client certificate"
-
-
-def test_client_certificate_header_from_an_untrusted_peer_is_refused(api, dn_header):
-    response = api.send(create(), token=None, REMOTE_ADDR="10.1.2.3", **{dn_header: f"CN={CLUSTER}"})
-    assert_status(response, 401, Code.UNAUTHENTICATED, "10.1.2.3 is not one")
-    assert Pool.objects.count() == 0
-
-
-def test_client_certificate_of_an_unregistered_cluster_is_refused(api, dn_header):
-    response = api.send(create(), token=None, **{dn_header: "CN=nobody,O=x"})
-    assert_status(response, 401, Code.UNAUTHENTICATED, "its CN names no registered cluster")
-
-
-def test_client_certificate_header_is_ignored_unless_configured(api):
-    response = api.send(create(), token=None, HTTP_X_IPRESMGR_CLIENT_DN=f"CN={CLUSTER}")
-    assert_status(response, 401, Code.UNAUTHENTICATED, "no token")
-    assert Pool.objects.count() == 0

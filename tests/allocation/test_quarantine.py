@@ -224,7 +224,7 @@ def test_reads_show_the_quarantine(v1, client, operator_token, other_cluster_tok
 
 
 def test_metrics_count_quarantined_addresses_per_subnet(v1, client):
-    from tests.ops.test_endpoints import samples
+    from tests.support.ops import samples
 
     v1.create_pool(2)
     ip = v1.require("pod-1").json()["IP"]

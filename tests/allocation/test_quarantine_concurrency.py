@@ -7,8 +7,8 @@ import pytest
 from leases.models import Lease
 from pools.consistency import find_violations
 from pools.models import Address, Pool, QuarantinedAddress
-from tests.allocation.test_concurrency import in_parallel
 from tests.support.api import V1, make_subnet
+from tests.support.concurrency import in_parallel
 
 pytestmark = [pytest.mark.postgres_only, pytest.mark.django_db(transaction=True)]
 

@@ -9,8 +9,8 @@ import pytest
 from core.choices import AdminAction
 from pools import services
 from pools.models import Address, Pool
-from tests.allocation.test_concurrency import in_parallel
 from tests.support.api import V1, command_ctx, make_subnet
+from tests.support.concurrency import in_parallel
 
 pytestmark = [pytest.mark.postgres_only, pytest.mark.django_db(transaction=True)]
 

@@ -17,7 +17,7 @@ from django.core.management import call_command, get_commands, load_command_clas
 from django.core.management.base import CommandError
 from rest_framework.test import APIClient
 
-from tests.contract.test_openapi_examples import masked
+from tests.support.openapi import masked
 
 ROOT = Path(settings.BASE_DIR)
 README = (ROOT / "README.md").read_text(encoding="utf-8")

@@ -12,7 +12,7 @@ import pytest
 from django.db.utils import ConnectionHandler
 
 from ipresmgr_site.database_url import DatabaseUrlError, postgres_database
-from tests.load.harness import REPO
+from tests.support.servers import REPO
 
 
 def test_single_host_url_names_host_port_user_and_database():

@@ -8,21 +8,11 @@ import re
 
 import pytest
 from django.test import Client
-from prometheus_client.parser import text_string_to_metric_families
 
 from audit.models import AuditEvent
 from ipresmgr_site import __version__
 from tests.support.api import CLUSTER, GATEWAY, REGION, SUBNET, make_subnet
-
-
-def samples(response) -> dict[tuple[str, tuple], float]:
-    assert response.status_code == 200, response.content
-    assert response["Content-Type"].startswith("text/plain")
-    return {
-        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-        for family in text_string_to_metric_families(response.content.decode())
-        for sample in family.samples
-    }
+from tests.support.ops import samples
 
 
 def calls_total(figures: dict, endpoint: str, code: int) -> float:

@@ -9,8 +9,8 @@ import socket
 
 import pytest
 
-from tests.load.harness import app_env
 from tests.support.live import LiveDatabase, LiveServer, contract_body
+from tests.support.servers import app_env
 
 SECRET = {"IPRESMGR_SECRET_KEY": "readiness-secret-key-" + "r" * 40}
 

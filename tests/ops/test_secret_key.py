@@ -7,8 +7,8 @@ import subprocess
 import sys
 
 from ipresmgr_site.startup import EXIT_REFUSED
-from tests.load.harness import REPO, app_env, free_port, release_port
 from tests.support.live import GUNICORN_CONF, LIVE_PORTS
+from tests.support.servers import REPO, app_env, free_port, release_port
 
 REFUSAL = "IPResMgr refuses to start: DEBUG is off and IPRESMGR_SECRET_KEY is not set"
 

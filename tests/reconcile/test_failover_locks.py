@@ -19,11 +19,10 @@ from leases.reconcile.compare import plan_changes
 from leases.reconcile.run import Options, finish_run, start_run
 from pools import services
 from pools.models import Address, Pool
-from tests.reconcile.test_failover import cluster, lose_binding, web
-from tests.reconcile.test_locks import HANG_GUARD_S, wait_for_a_lock_wait
 from tests.support.api import GATEWAY, REGION, SUBNET, V1, holder
 from tests.support.kube import job, pod
-from tests.support.reconcile import age, bind
+from tests.support.reconcile import HANG_GUARD_S, age, bind, wait_for_a_lock_wait
+from tests.support.reconcile_failover import cluster, lose_binding, web
 
 pytestmark = [pytest.mark.postgres_only, pytest.mark.django_db(transaction=True)]
 

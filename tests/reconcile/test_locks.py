@@ -5,7 +5,6 @@ the new pod and leaves it alone. Real PostgreSQL connections, one per thread."""
 from __future__ import annotations
 
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -20,26 +19,9 @@ from leases.reconcile.run import Options, finish_run, start_run
 from pools import allocation
 from pools.models import Pool
 from tests.support.api import V1, holder
-from tests.support.reconcile import age, bind, cluster_file, web
+from tests.support.reconcile import HANG_GUARD_S, age, bind, cluster_file, wait_for_a_lock_wait, web
 
 pytestmark = [pytest.mark.postgres_only, pytest.mark.django_db(transaction=True)]
-
-HANG_GUARD_S = 120  # only against a hang; the test waits for events, never for time to pass
-
-
-def wait_for_a_lock_wait() -> None:
-    """Until another connection of this database waits for a row lock."""
-    deadline = time.monotonic() + HANG_GUARD_S
-    while time.monotonic() < deadline:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-                " AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
-            )
-            if cursor.fetchone()[0]:
-                return
-        time.sleep(0.02)
-    raise AssertionError("the reconciler never waited for the pool's lock")
 
 
 def test_apply_waits_for_the_pool_lock_then_leaves_the_new_pods_address_alone(cluster_token, subnet, tmp_path):

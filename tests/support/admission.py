@@ -9,7 +9,10 @@ import uuid
 
 from rest_framework.test import APIClient
 
-from tests.support.api import REGION, SUBNET
+from audit.models import AuditEvent
+from core.choices import Code
+from pools.models import Pool
+from tests.support.api import CLUSTER, REGION, SUBNET
 
 ANNOTATION = "ipresmgr.io/subnet"
 SUBNET_VALUE = f"{REGION}/{SUBNET}"
@@ -217,3 +220,56 @@ def with_changes(body: dict, **request_changes) -> dict:
     changed = copy.deepcopy(body)
     changed["request"].update(request_changes)
     return changed
+
+
+WORKLOAD_KINDS = list(KIND_NUMBER)
+
+
+def pool_of(kind="Deployment", name="web", cluster=CLUSTER) -> Pool | None:
+    return Pool.objects.filter(k8s_cluster_id=cluster, kind=KIND_NUMBER[kind], name=name).first()
+
+
+def webhook_events():
+    """Audit events of the pool calls (not the fixtures' registrations), oldest first."""
+    return list(AuditEvent.objects.filter(req_type__isnull=False).order_by("at", "id"))
+
+
+def assert_denied(answer: dict, code: Code, status: int) -> str:
+    assert answer["allowed"] is False
+    assert answer["status"]["code"] == status
+    message = answer["status"]["message"]
+    assert message.startswith(f"IPResMgr Code {int(code)} {code.label}: "), message
+    return message
+
+
+def assert_status(response, status: int, code: Code, text: str) -> None:
+    assert response.status_code == status
+    assert response["Content-Type"].startswith("application/json")
+    body = response.json()
+    assert (body["apiVersion"], body["kind"], body["status"], body["code"]) == ("v1", "Status", "Failure", status)
+    assert body["message"].startswith(f"IPResMgr Code {int(code)} {code.label}: ")
+    assert text in body["message"], body["message"]
+
+
+MALFORMED = {
+    "not JSON": (b"<AdmissionReview/>", "body is not valid JSON"),
+    "a JSON list": (b"[]", "body must be a JSON object"),
+    "v1beta1": ({"apiVersion": "admission.k8s.io/v1beta1"}, "apiVersion must be admission.k8s.io/v1"),
+    "another kind": ({"kind": "ConversionReview"}, "kind must be AdmissionReview, not 'ConversionReview'"),
+    "no request": ({"request": None}, "request: must be an object"),
+}
+
+
+BAD_REQUESTS = {
+    "no uid": ({"uid": None}, "request.uid: must be a string"),
+    "empty uid": ({"uid": ""}, "request.uid: must be a string"),
+    "unknown operation": ({"operation": "PATCH"}, "request.operation: must be one of"),
+    "operation an object": ({"operation": {}}, "request.operation: must be one of"),  # Schemathesis found a 500
+    "resource a list": ({"resource": ["apps"]}, "request.resource: must be an object"),
+    "subResource a number": ({"subResource": 1}, "request.subResource: must be a string"),
+    "object a list": ({"object": []}, "request.object: must be an object or null"),
+    "kind not an object": ({"kind": "Deployment"}, "request.kind: must be an object"),
+    "dryRun a string": ({"dryRun": "yes"}, "request.dryRun: must be true or false"),
+    "CREATE without object": ({"object": None}, "request.object: a CREATE review must carry the object"),
+    "bad namespace": ({"namespace": "Not_A_Label"}, "request.namespace: must be a DNS-1123 label"),
+}

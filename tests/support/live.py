@@ -20,7 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.load.harness import REPO, app_env, free_port, manage, release_port
+from tests.support.servers import REPO, app_env, free_port, manage, release_port
 
 LIVE_PORTS = range(8500, 8600)
 GUNICORN_CONF = REPO / "docker" / "gunicorn.conf.py"

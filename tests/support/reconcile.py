@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import io
+import time
 from datetime import timedelta
 
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import connection
 from django.db.models import F
 
+from audit.models import AuditEvent
 from leases.consistency import find_violations
 from leases.models import Lease
 from pools.models import Pool
+from tests.support.api import holder
 from tests.support.kube import deployment, kubectl_list, pod, replicaset, write_json
 
 
@@ -70,3 +74,29 @@ def consistent() -> bool:
     violations = find_violations()
     assert not violations, violations
     return True
+
+
+def reconcile_events():
+    return AuditEvent.objects.filter(actor="reconcile").order_by("id")
+
+
+def nothing_changed(ips: dict[str, str]) -> bool:
+    return {holder(ip) for ip in ips.values()} == set(ips) and not reconcile_events().exists()
+
+
+HANG_GUARD_S = 120  # only against a hang; the test waits for events, never for time to pass
+
+
+def wait_for_a_lock_wait() -> None:
+    """Until another connection of this database waits for a row lock."""
+    deadline = time.monotonic() + HANG_GUARD_S
+    while time.monotonic() < deadline:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                " AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+            )
+            if cursor.fetchone()[0]:
+                return
+        time.sleep(0.02)
+    raise AssertionError("the reconciler never waited for the pool's lock")

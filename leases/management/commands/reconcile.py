@@ -4,7 +4,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
-from contract.ips_serializers import ReconcileRunOut
+from contract.reconcile_runs import ReconcileRunOut
 from core.domain import CLUSTER_ID_RULE, is_cluster_id
 from leases.reconcile import cluster
 from leases.reconcile.run import EXIT_CONFLICTS, EXIT_ERROR, Options, Outcome, UnknownCluster, finding_report, reconcile
