@@ -25,7 +25,7 @@ LAYERS = [
                                                           "rest_framework/validators.py"]),
     ("authentication (token header, cache)", ["pools/auth.py", "_authenticate (rest_framework"]),
     ("DRF request, negotiation, parsing, rendering", ["rest_framework/"]),
-    ("our envelope and views (pools/api, contract/ips.py)", ["contract/", "contract/ips.py"]),
+    ("our envelope and views (contract/framework, contract/ips.py)", ["contract/", "contract/ips.py"]),
     ("call log and metrics", ["ipresmgr_site/calls.py", "ipresmgr_site/metrics.py", "ipresmgr_site/logs.py",
                               "prometheus_client", "logging/"]),
     ("Django middleware, handler and URL routing", ["django/middleware", "django/contrib/", "whitenoise",
