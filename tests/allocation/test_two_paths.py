@@ -147,7 +147,7 @@ SCENARIOS = [
     Scenario("require of a retried pod answers what it holds", one_bound, lambda v1: v1.require("pod-1"), True),
     Scenario("require with only a released pool is 20", only_released, lambda v1: v1.require("p"), True),
     Scenario("require with nothing idle surges", one_bound_of_one, lambda v1: v1.require("pod-2"), False),
-    Scenario("require with no surge left is 30", full_statefulset, lambda v1: v1.require("pod-2", kind=1), False),
+    Scenario("require with no surge left is 30", full_statefulset, lambda v1: v1.require("pod-2", kind=1), True),
     # Does the pool keep a freed address?
     Scenario("release at the target keeps the address idle", one_bound, lambda v1: v1.release("pod-1"), True),
     Scenario("release by IP at the target keeps it idle", one_bound, lambda v1: v1.release("pod-1", bound_ip()), True),
