@@ -113,7 +113,7 @@ def audit_rows(database_url: str) -> int | None:
 
 def insert_events(cursor, *, rows: int, first: int, last: int, start) -> None:
     """Rows `first`..`last` of a fill of `rows` events from `start` (a psycopg or Django cursor on
-    PostgreSQL; tests/test_bounded_reads.py fills its small table the same way)."""
+    PostgreSQL; tests/contract/test_bounded_reads.py fills its small table the same way)."""
     cursor.execute(FILL_SQL, {"start": start, "rows": rows, "first": first, "last": last})
 
 
@@ -249,7 +249,7 @@ def _path(base: str, params: dict) -> str:
 async def time_reads(port: int, tokens: dict, values: dict, repeat: int) -> dict:
     results: dict[str, dict] = {}
     cookie = login(port)
-    console = "/admin/pools/auditevent/"
+    console = "/admin/audit/auditevent/"
     console_reads = {
         "console: audit list": {},
         "console: filtered code=12": {"code__exact": 12},

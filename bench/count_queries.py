@@ -21,9 +21,9 @@ from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
+from core.choices import AdminAction  # noqa: E402
+from core.domain import COMMAND_LINE, CallContext  # noqa: E402
 from pools import services  # noqa: E402
-from pools.choices import AdminAction  # noqa: E402
-from pools.domain import COMMAND_LINE, CallContext  # noqa: E402
 
 CTX = CallContext(actor=COMMAND_LINE, admin_action=AdminAction.CLUSTER_CREATE)
 

@@ -10,7 +10,7 @@ the pod still showing it in status.podIPs). Not a test: it prints numbers (docs/
 It creates its own PostgreSQL database (`ipr_reconcile_bench` on 127.0.0.1:5432, dropped at the
 end; --database-url to change), reserves and binds the addresses (services for the pools, bulk
 inserts for the bindings), serves the cluster's objects from the fake API server of the tests
-(tests/kube.py, HTTP on 127.0.0.1:8900-8999, pages pre-encoded so that serving costs little) and
+(tests/support/kube.py, HTTP on 127.0.0.1:8900-8999, pages pre-encoded so that serving costs little) and
 writes them as kubectl's JSON too. Each run is `manage.py reconcile` in a process of its own;
 its wall time and peak resident memory (wait4's, of a process forked from a small parent) are
 what is printed."""
@@ -75,7 +75,7 @@ def run_bench(args, env: dict) -> dict:
     import django
 
     django.setup()
-    from tests.kube import FakeKubeAPI, kubectl_list
+    from tests.support.kube import FakeKubeAPI, kubectl_list
 
     started = time.monotonic()
     bound_pods = set_up_database(args)
@@ -122,10 +122,10 @@ def set_up_database(args) -> list[tuple[str, str]]:
     from django.db import connection
     from django.db.models import F
 
+    from core.choices import AdminAction, ReqType
+    from core.domain import COMMAND_LINE, CallContext, Workload
     from leases.models import Lease
     from pools import services
-    from pools.choices import AdminAction, ReqType
-    from pools.domain import COMMAND_LINE, CallContext, Workload
     from pools.models import Address, Pool
 
     def ctx(**kwargs):
@@ -197,7 +197,7 @@ def cluster_objects(args, bound_pods: list[tuple[str, str]]) -> list[dict]:
     """A Deployment and ReplicaSet per pool and a running pod per binding, on its address, but for
     `leaked` pods that are gone (spread over the pools); then pods holding no address of ours up to
     `pods` (on addresses of another network)."""
-    from tests.kube import deployment, pod, replicaset
+    from tests.support.kube import deployment, pod, replicaset
 
     gone = _leaked_pods(args, [uid for uid, _ in bound_pods])
     objects = []
@@ -226,7 +226,7 @@ def cluster_objects(args, bound_pods: list[tuple[str, str]]) -> list[dict]:
 
 def prewarm(api, page_size: int) -> None:
     """Encode every page once, so that the runs measure the reconciler, not this server."""
-    from tests.kube import PATHS
+    from tests.support.kube import PATHS
 
     authorization = f"Bearer {api.token}"
     for path in PATHS:

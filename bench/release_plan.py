@@ -54,8 +54,8 @@ def main() -> int:
 def explain_sizes(sizes: list[int], show_plans: bool) -> int:
     from django.db import connection
 
+    from core.domain import Actor, CallContext, Workload
     from leases import services
-    from pools.domain import Actor, CallContext, Workload
     from pools.services.pools import pool_create
     from pools.services.subnets import subnet_create
 

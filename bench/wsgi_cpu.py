@@ -59,7 +59,7 @@ def run(args) -> int:
     from django.db import connection
 
     from bench.cpu import TICKS_PER_SECOND, cpu_ticks
-    from pools.domain import Actor, CallContext
+    from core.domain import Actor, CallContext
     from pools.services.clusters import cluster_create
     from pools.services.subnets import subnet_create
 

@@ -70,21 +70,25 @@ INSTALLED_APPS = [
     "ipresmgr_site.apps.SiteConfig",
     "pools",
     "leases",
+    "audit",
+    "contract",
+    "admission",
 ]
 
 MIDDLEWARE = [
     "ipresmgr_site.health.OpsEndpointsMiddleware",  # /healthz, /readyz, /metrics: before anything
     "ipresmgr_site.calls.CallObserverMiddleware",  # one log line and the metrics of each /v1 call
-    "pools.api.middleware.CallDeadlineMiddleware",  # a call past IPRESMGR_DB_CALL_TIMEOUT_MS: cancelled, Code 50
-    "pools.api.middleware.V1JsonErrorsMiddleware",
+    # a call past IPRESMGR_DB_CALL_TIMEOUT_MS: cancelled, Code 50
+    "contract.framework.middleware.CallDeadlineMiddleware",
+    "contract.framework.middleware.V1JsonErrorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # The console's (static files, sessions, CSRF, login, messages): not run on /v1 (bearer tokens).
-    "pools.api.middleware.WhiteNoiseNotOnV1",
-    "pools.api.middleware.SessionNotOnV1",
+    "contract.framework.middleware.WhiteNoiseNotOnV1",
+    "contract.framework.middleware.SessionNotOnV1",
     "django.middleware.common.CommonMiddleware",
-    "pools.api.middleware.CsrfNotOnV1",
-    "pools.api.middleware.AuthenticationNotOnV1",
-    "pools.api.middleware.MessageNotOnV1",
+    "contract.framework.middleware.CsrfNotOnV1",
+    "contract.framework.middleware.AuthenticationNotOnV1",
+    "contract.framework.middleware.MessageNotOnV1",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -114,14 +118,14 @@ DB_STATEMENT_TIMEOUT_MS = env_int("IPRESMGR_DB_STATEMENT_TIMEOUT_MS", 5000)
 DB_LOCK_TIMEOUT_MS = env_int("IPRESMGR_DB_LOCK_TIMEOUT_MS", 3000)
 DB_CONNECT_TIMEOUT_S = env_int("IPRESMGR_DB_CONNECT_TIMEOUT_S", 3)
 # PostgreSQL: no request holds a worker thread on the database longer than this, a COMMIT waiting
-# for a synchronous standby included (ipresmgr_site/call_deadline.py); a /v1 call past it answers
+# for a synchronous standby included (core/call_deadline.py); a /v1 call past it answers
 # Code 50, outcome unknown. 0: no bound beyond the statement timeout.
 IPRESMGR_DB_CALL_TIMEOUT_MS = env_int("IPRESMGR_DB_CALL_TIMEOUT_MS", 8000)
 
 if DATABASE_URL:
     # libpq's URL grammar, multi-host forms included (ipresmgr_site/database_url.py). No health
     # check (a `SELECT 1`) before each request: a connection found dead by a statement is replaced
-    # and the call retried (pools.transactions.retrying).
+    # and the call retried (core.transactions.retrying).
     _db = postgres_database(DATABASE_URL)
     _db.update(CONN_MAX_AGE=600, CONN_HEALTH_CHECKS=False)
     _db["OPTIONS"].setdefault("connect_timeout", DB_CONNECT_TIMEOUT_S)
@@ -209,6 +213,8 @@ SPECTACULAR_SETTINGS = {
 # Domain settings.
 IPRESMGR_SURGE_PERCENT = env_int("IPRESMGR_SURGE_PERCENT", 25)
 IPRESMGR_RELEASE_GRACE_SECONDS = env_int("IPRESMGR_RELEASE_GRACE_SECONDS", 0)
+# PostgreSQL binds and releases in one statement when it can (leases.services); off: the general path only.
+IPRESMGR_ONE_STATEMENT_PATHS = True
 # manage.py prune_audit's default: audit events older than this many days are deleted (0: never).
 IPRESMGR_AUDIT_RETENTION_DAYS = env_int("IPRESMGR_AUDIT_RETENTION_DAYS", 90)
 IPRESMGR_ALLOW_ANONYMOUS = env_bool("IPRESMGR_ALLOW_ANONYMOUS")
@@ -228,7 +234,7 @@ IPRESMGR_MAX_RESERVE_PER_CALL = env_int("IPRESMGR_MAX_RESERVE_PER_CALL", 100_000
 # Whether a newly registered subnet serves every cluster until one is granted (false: none).
 IPRESMGR_SUBNETS_OPEN_BY_DEFAULT = env_bool("IPRESMGR_SUBNETS_OPEN_BY_DEFAULT", True)
 
-# Bounded reads (pools/reads.py): what a read list (the API's, the console's audit list) may cost,
+# Bounded reads (core/bounded_reads.py): what a read list (the API's, the console's audit list) may cost,
 # whatever the size of its table. Counts are exact up to this many rows, then "more than".
 IPRESMGR_READ_COUNT_BOUND = env_int("IPRESMGR_READ_COUNT_BOUND", 1000)
 # /v1/events takes Offset up to this; deeper pages go by the Cursor of Next (keyset).
@@ -272,11 +278,11 @@ SPECTACULAR_SETTINGS.update(
     {
         "SERVE_AUTHENTICATION": [],
         "ENUM_NAME_OVERRIDES": {
-            "Code": "pools.choices.Code",
-            "K8SApiResourceKind": "pools.choices.Kind",
-            "ReqType": "pools.choices.ReqType",
-            "PoolState": "pools.choices.PoolState",
-            "AdminAction": "pools.choices.AdminAction",
+            "Code": "core.choices.Code",
+            "K8SApiResourceKind": "core.choices.Kind",
+            "ReqType": "core.choices.ReqType",
+            "PoolState": "core.choices.PoolState",
+            "AdminAction": "core.choices.AdminAction",
             "AdmissionReviewApiVersion": ["admission.k8s.io/v1"],
             "AdmissionReviewKind": ["AdmissionReview"],
             "StatusApiVersion": ["v1"],
@@ -284,7 +290,7 @@ SPECTACULAR_SETTINGS.update(
         },
         "POSTPROCESSING_HOOKS": [
             "drf_spectacular.hooks.postprocess_schema_enums",
-            "pools.api.openapi.enum_postprocessing_hook",
+            "contract.openapi.enum_postprocessing_hook",
         ],
         "TAGS": [
             {"name": "webhook", "description": "The admission webhook's pool calls (the original contract)."},

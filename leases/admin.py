@@ -11,10 +11,11 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
+from core import addressing
+from core.choices import AdminAction
 from leases import services
 from leases.models import ReconcileRun
 from leases.selectors import lease_of
-from pools import addressing
 from pools.admin.common import (
     NoDeleteMixin,
     ReadOnlyChangeMixin,
@@ -26,7 +27,6 @@ from pools.admin.common import (
     short_time,
     value_filter,
 )
-from pools.choices import AdminAction
 from pools.models import Address
 from pools.templatetags.pools_admin import cut
 
@@ -287,5 +287,5 @@ class ReconcileRunAdmin(NoDeleteMixin, admin.ModelAdmin):
 
     @admin.display(description="audit log")
     def audit_events(self, obj):
-        url = reverse("admin:pools_auditevent_changelist") + f"?q=reconcile-{obj.pk}"
+        url = reverse("admin:audit_auditevent_changelist") + f"?q=reconcile-{obj.pk}"
         return format_html('<a href="{}">changes this run made (ReqID reconcile-{})</a>', url, obj.pk)

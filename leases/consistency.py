@@ -1,22 +1,25 @@
-"""The invariants about who holds an address, added to `manage.py check_consistency`.
+"""The invariants about who holds an address, run with the reservations' (pools.consistency) by
+`manage.py check_consistency`.
 
 A lease and its address's place in the idle queue are written together; these checks find any
 address where they disagree, and bindings the audit log cannot account for."""
 
 from __future__ import annotations
 
+from core.choices import AdminAction, Code, ReqType
+from core.tables import quote_tables
 from leases.models import Lease
-from pools.choices import AdminAction, Code, ReqType
-from pools.consistency import TABLES, check, sql_rows
+from pools import consistency
+from pools.consistency import Check, Violation, check, reservation_tables, sql_rows
 
-TABLES_WITH_LEASES = {**TABLES, "lease": Lease._meta.db_table}
+LEASE_CHECKS: list[Check] = []
 
 
 def lease_rows(cursor, sql: str, params=()) -> list[tuple]:
-    return sql_rows(cursor, sql, params, tables=TABLES_WITH_LEASES)
+    return sql_rows(cursor, sql, params, tables={**reservation_tables(), **quote_tables(lease=Lease)})
 
 
-@check("pod_bound_twice_in_pool")
+@check("pod_bound_twice_in_pool", into=LEASE_CHECKS)
 def _bound_twice(cursor):
     for pool_id, pod_id, addresses in lease_rows(
         cursor,
@@ -28,7 +31,7 @@ def _bound_twice(cursor):
         yield f"pod {pod_id} is bound to several addresses of pool {pool_id} (addresses {addresses})"
 
 
-@check("address_bound_and_idle")
+@check("address_bound_and_idle", into=LEASE_CHECKS)
 def _bound_xor_idle(cursor):
     """In use (no idle_since) if and only if a lease holds it."""
     for address_id, ip, pod_id in lease_rows(
@@ -42,7 +45,7 @@ def _bound_xor_idle(cursor):
         yield f"{ip} (address {address_id}, pod {pod_id!r}) is not exactly one of bound or idle"
 
 
-@check("lease_pool_mismatch")
+@check("lease_pool_mismatch", into=LEASE_CHECKS)
 def _lease_pool_mismatch(cursor):
     for address_id, ip, lease_pool, address_pool in lease_rows(
         cursor,
@@ -54,7 +57,7 @@ def _lease_pool_mismatch(cursor):
         yield f"{ip} (address {address_id}) is leased in pool {lease_pool} but reserved by pool {address_pool}"
 
 
-@check("binding_not_audited")
+@check("binding_not_audited", into=LEASE_CHECKS)
 def _binding_not_audited(cursor):
     """The latest successful RequireIP for the address (same IP, same SubnetID), or reconcile's
     restore of a binding a failover lost, names the pod and the workload that hold it now. While a
@@ -83,3 +86,12 @@ def _binding_not_audited(cursor):
             f"{ip} (address {address_id}, pool {pool_id}) is bound to pod {pod_id}, but the last successful "
             "RequireIP (or reconcile's restore) for it does not name that pod and workload"
         )
+
+
+# Every check, the reservations' (pools.consistency) and these: what `manage.py check_consistency` runs.
+EVERY_CHECK = [*consistency.CHECKS, *LEASE_CHECKS]
+
+
+def find_violations() -> list[Violation]:
+    """Every invariant of SPEC.md, in one read-only snapshot of the database."""
+    return consistency.find_violations(EVERY_CHECK)

@@ -1,9 +1,9 @@
-"""What audit retention must keep about bindings, added to `manage.py prune_audit`'s keep rules.
+"""What audit retention must keep about bindings: one of `manage.py prune_audit`'s keep rules (audit.retention).
 
 Two readers of the audit log need a binding's RequireIP event for as long as the binding matters:
 - `check_consistency` (leases.consistency, binding_not_audited): for every bound address, the
   latest successful RequireIP of its IP and SubnetID must name the pod and workload holding it.
-- "Who held this IP" (pools.history.holder_at): the latest successful RequireIP up to the time
+- "Who held this IP" (audit.history.holder_at): the latest successful RequireIP up to the time
   asked, and, for "since", the first RequireIP of that pod for that IP after its last release.
 
 So a successful RequireIP is kept, however old, when
@@ -28,20 +28,19 @@ from __future__ import annotations
 
 from django.db import connection
 
+from core.choices import AdminAction, Code, ReqType
 from leases.tables import quoted_tables
-from pools.choices import AdminAction, Code, ReqType
-from pools.services.audit_retention import keep_rule
 
 RELEASE_OF_THE_BINDING = """
     r.pod_id = e.pod_id AND r.ip = e.ip AND r.code = %s AND (r.req_type = %s OR r.admin_action = %s)
 """
 
 
-@keep_rule(
-    "binding_proof",
-    "the RequireIP events that prove a binding still in force, or one that ended within the retention",
-)
-def _binding_proof(cutoff):
+BINDING_PROOF = "the RequireIP events that prove a binding still in force, or one that ended within the retention"
+
+
+def binding_proof(cutoff) -> tuple[str, list]:
+    """audit.retention's keep rule for bindings: the SQL condition on the event `e`, and its params."""
     adapt = connection.ops.adapt_datetimefield_value
     release_params = [Code.SUCCESS, ReqType.RELEASE_IP, AdminAction.BINDING_FORCE_RELEASE]
     sql = """

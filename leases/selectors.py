@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
+from core.choices import Code
+from core.domain import Actor
+from core.errors import ServiceError
 from leases.models import Lease, ReconcileRun
-from pools.choices import Code
-from pools.domain import Actor
-from pools.errors import ServiceError
 from pools.models import Address
 
 

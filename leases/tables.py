@@ -1,14 +1,12 @@
-"""The quoted table names the hand-written SQL of leases formats into its statements (never values)."""
+"""The tables the hand-written SQL of leases names (services' one-statement paths, retention's keep rule)."""
 
 from __future__ import annotations
 
-from django.db import connection
-
+from audit.models import AuditEvent
+from core.tables import quote_tables
 from leases.models import Lease
-from pools.models import Address, AuditEvent, Pool, Subnet
+from pools.models import Address, Pool, Subnet
 
 
 def quoted_tables() -> dict[str, str]:
-    quote = connection.ops.quote_name
-    models = {"address": Address, "lease": Lease, "pool": Pool, "subnet": Subnet, "event": AuditEvent}
-    return {key: quote(model._meta.db_table) for key, model in models.items()}
+    return quote_tables(address=Address, lease=Lease, pool=Pool, subnet=Subnet, event=AuditEvent)

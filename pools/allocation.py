@@ -19,10 +19,11 @@ from datetime import timedelta
 from django.conf import settings
 from django.db.models import F, Sum
 
-from pools import addressing, subnet_space
-from pools.choices import Code, PoolState
-from pools.domain import Workload
-from pools.errors import ServiceError
+from core import addressing
+from core.choices import Code, PoolState
+from core.domain import Workload
+from core.errors import ServiceError
+from pools import subnet_space
 from pools.models import Address, Pool, QuarantinedAddress, Subnet, SubnetGrant
 
 # Locks ------------------------------------------------------------------------------------------

@@ -13,9 +13,9 @@ import time
 from django.conf import settings
 from rest_framework import authentication, exceptions
 
-from pools.domain import ANONYMOUS, Actor
+from core.domain import ANONYMOUS, Actor
+from core.transactions import retrying
 from pools.models import ApiToken
-from pools.transactions import retrying
 
 NO_TOKEN_MSG = "no token: send Authorization: Bearer <token>"
 

@@ -3,7 +3,7 @@
 `find_violations()` runs every check in one read-only snapshot and returns the offenders;
 `python manage.py check_consistency` prints them and exits non-zero. Each check is one query
 (or one query per subnet), portable between SQLite and PostgreSQL. Checks here are about
-reservations; leases.consistency registers the ones about who holds an address (`@check`).
+reservations; leases.consistency adds the ones about who holds an address and runs both.
 
 The size rule for pools, exactly (r = Address rows of the pool, b = bound ones (in use: no
 idle_since), T = target):
@@ -26,19 +26,19 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import connection, transaction
 
-from pools import addressing
-from pools.choices import PoolState
-from pools.models import Address, AuditEvent, Pool, QuarantinedAddress, Subnet, SubnetGrant
+from audit.models import AuditEvent
+from core import addressing
+from core.choices import PoolState
+from core.tables import quote_tables
+from pools.models import Address, Pool, QuarantinedAddress, Subnet, SubnetGrant
 
-# Table names for the SQL below, from the models (format them into the statements; never values).
-TABLES = {
-    "address": Address._meta.db_table,
-    "pool": Pool._meta.db_table,
-    "subnet": Subnet._meta.db_table,
-    "event": AuditEvent._meta.db_table,
-    "grant": SubnetGrant._meta.db_table,
-    "quarantined": QuarantinedAddress._meta.db_table,
-}
+
+def reservation_tables() -> dict[str, str]:
+    """The tables the SQL below names ({address}, {pool}, ...)."""
+    return quote_tables(
+        address=Address, pool=Pool, subnet=Subnet, event=AuditEvent, grant=SubnetGrant, quarantined=QuarantinedAddress
+    )
+
 
 MAC_PATTERN = r"^[0-9a-f][26ae](:[0-9a-f]{2}){5}$"  # lower-case, locally administered, unicast
 
@@ -52,20 +52,21 @@ class Violation:
         return f"{self.check}: {self.detail}"
 
 
-CHECKS: list[tuple[str, Callable[..., Iterator[str]]]] = []
+Check = tuple[str, Callable[..., Iterator[str]]]
+CHECKS: list[Check] = []  # the reservation checks of this module; leases.consistency adds its own to them
 
 
-def check(name: str):
+def check(name: str, *, into: list[Check] = CHECKS):
     def register(fn):
-        CHECKS.append((name, fn))
+        into.append((name, fn))
         return fn
 
     return register
 
 
-def sql_rows(cursor, sql: str, params=(), *, tables: dict[str, str] = TABLES) -> list[tuple]:
-    """Run `sql` with {address}, {pool}, ... replaced by the names in `tables`."""
-    cursor.execute(sql.format(**tables), params)
+def sql_rows(cursor, sql: str, params=(), *, tables: dict[str, str] | None = None) -> list[tuple]:
+    """Run `sql` with {address}, {pool}, ... replaced by the names in `tables` (the reservations')."""
+    cursor.execute(sql.format(**(tables or reservation_tables())), params)
     return cursor.fetchall()
 
 
@@ -127,7 +128,7 @@ def _key_mismatch(cursor):
     # SQL has no portable IP parser: read (ip, ip_key, version) and compare here, streaming.
     cursor.execute(
         "SELECT a.id, a.ip, a.ip_key, s.ip_version FROM {address} a JOIN {subnet} s ON s.id = a.subnet_id".format(
-            **TABLES
+            **reservation_tables()
         )
     )
     while batch := cursor.fetchmany(2000):
@@ -269,8 +270,8 @@ def _open_with_grants(cursor):
 # Running them ----------------------------------------------------------------------------------
 
 
-def find_violations() -> list[Violation]:
-    """Run every check in one read-only snapshot of the database."""
+def find_violations(checks: list[Check] = CHECKS) -> list[Violation]:
+    """Run `checks` in one read-only snapshot of the database."""
     found: list[Violation] = []
     outermost = not connection.in_atomic_block
     with transaction.atomic(), connection.cursor() as cursor:
@@ -278,6 +279,6 @@ def find_violations() -> list[Violation]:
             if outermost:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
             cursor.execute("SET LOCAL statement_timeout = 0")  # a big audit log may take a while
-        for name, fn in CHECKS:
+        for name, fn in checks:
             found.extend(Violation(name, detail) for detail in fn(cursor))
     return found

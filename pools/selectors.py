@@ -10,10 +10,11 @@ from dataclasses import dataclass
 from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 
+from audit.models import AuditEvent
+from core.choices import PoolState
+from core.domain import Actor, Workload
 from pools import subnet_space
-from pools.choices import PoolState
-from pools.domain import Actor, Workload
-from pools.models import AuditEvent, Pool, QuarantinedAddress, Subnet, SubnetExclusion, SubnetGrant
+from pools.models import Pool, QuarantinedAddress, Subnet, SubnetExclusion, SubnetGrant
 
 
 @dataclass(frozen=True)

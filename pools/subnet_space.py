@@ -8,7 +8,7 @@ from collections.abc import Iterable
 
 from django.db.models import Q
 
-from pools import addressing
+from core import addressing
 from pools.models import Address, QuarantinedAddress, Subnet
 
 

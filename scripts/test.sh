@@ -5,6 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 . .venv/bin/activate
+echo "== import layers (.importlinter)"
+lint-imports --no-cache --no-logo
 echo "== tests on SQLite"
 env -u DATABASE_URL pytest "$@"
 echo "== tests on PostgreSQL"

@@ -13,4 +13,4 @@ fi
 bash scripts/setup.sh
 . .venv/bin/activate
 # On SQLite; scripts/test.sh runs them on PostgreSQL too whenever chromium is installed.
-env -u DATABASE_URL REQUIRE_BROWSER=1 pytest tests/test_admin_browser.py
+env -u DATABASE_URL REQUIRE_BROWSER=1 pytest tests/admin/test_browser.py

@@ -12,8 +12,15 @@ from dataclasses import dataclass, replace
 from django.db import DatabaseError
 from django.utils import timezone
 
+from audit.models import AuditEvent
+from audit.recording import audit_record
+from core import addressing
+from core.choices import AdminAction, Code
+from core.domain import Actor, CallContext, Workload
+from core.errors import ServiceError
+from core.transactions import service_transaction
 from leases.models import Lease
-from leases.reconcile.compare import (
+from leases.reconcile.plan import (
     ADDRESS_FREE,
     ADDRESS_IDLE,
     LEAKED_BINDING,
@@ -24,13 +31,8 @@ from leases.reconcile.compare import (
     Plan,
 )
 from leases.services import end_binding_locked, restore_binding_locked
-from pools import addressing, allocation, services
-from pools.audit import audit_record
-from pools.choices import AdminAction, Code
-from pools.domain import Actor, CallContext, Workload
-from pools.errors import ServiceError
-from pools.models import Address, AuditEvent, Pool, Subnet
-from pools.transactions import service_transaction
+from pools import allocation, services
+from pools.models import Address, Pool, Subnet
 
 RECONCILE_ACTOR = Actor(label="reconcile", is_operator=True)
 

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 
 from django.utils import timezone
 
-from pools.choices import Kind
+from core.choices import Kind
 
 POD = "Pod"
 REPLICA_SET = "ReplicaSet"

@@ -1,7 +1,7 @@
 """Prometheus gauges of the reconcile runs, read from the stored runs at scrape time.
 
 For /metrics (ipresmgr_site/metrics.py, prometheus-client): register `ReconcileCollector()` in the
-scrape registry. The site must not import leases (ruff TID251), so name it by its dotted path,
+scrape registry. Settings name it by its dotted path (settings import no app code),
 e.g. with django.utils.module_loading.import_string("leases.reconcile.metrics.ReconcileCollector").
 
 Per cluster, from its latest successful run (one that read and compared the whole cluster, dry run

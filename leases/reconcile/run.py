@@ -15,7 +15,8 @@ from django.utils import timezone
 from leases.models import ReconcileRun
 from leases.reconcile.apply import apply_plan
 from leases.reconcile.cluster import ClusterSnapshot, ReadError
-from leases.reconcile.compare import LOST_BINDING, LOST_POOL, Finding, Plan, plan_changes
+from leases.reconcile.compare import plan_changes
+from leases.reconcile.plan import LOST_BINDING, LOST_POOL, Finding, Plan
 from pools.models import Cluster, Pool
 
 # Exit codes (SPEC): nothing found, findings to act on in a dry run, an error, address conflicts

@@ -4,7 +4,7 @@ here. The addresses page is leases' (leases/admin.py): it shows and changes who 
 
 from django.contrib import admin
 
-from pools.admin import audit, clusters, pools, quarantine, subnets  # noqa: F401 - each registers its pages
+from pools.admin import clusters, pools, quarantine, subnets  # noqa: F401 - each registers its pages
 
 admin.site.site_header = "IPResMgr operators' console"
 admin.site.site_title = "IPResMgr console"

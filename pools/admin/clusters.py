@@ -7,10 +7,10 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.template.response import TemplateResponse
 
+from core.choices import AdminAction
+from core.domain import CLUSTER_ID_RULE, is_cluster_id
 from pools import services
 from pools.admin.common import ReadOnlyChangeMixin, admin_ctx, become
-from pools.choices import AdminAction
-from pools.domain import CLUSTER_ID_RULE, is_cluster_id
 from pools.models import ApiToken, Cluster
 
 

@@ -7,9 +7,9 @@ from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
-from pools.choices import AdminAction
-from pools.domain import CallContext, admin_actor
-from pools.errors import ServiceError
+from core.choices import AdminAction
+from core.domain import CallContext, admin_actor
+from core.errors import ServiceError
 from pools.models import Cluster, Pool
 
 

@@ -7,9 +7,9 @@ from django import forms
 from django.contrib import admin
 from django.core.paginator import Paginator
 
+from core.choices import AdminAction, PoolState
 from pools import selectors, services
 from pools.admin.common import ReadOnlyChangeMixin, admin_ctx, confirmation, for_each, short_time
-from pools.choices import AdminAction, PoolState
 from pools.models import Address, Pool
 from pools.templatetags.pools_admin import cut
 

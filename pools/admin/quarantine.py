@@ -6,9 +6,9 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin
 
+from core.choices import AdminAction
 from pools import services
 from pools.admin.common import ReadOnlyChangeMixin, admin_ctx, confirmation, for_each, short_time
-from pools.choices import AdminAction
 from pools.models import QuarantinedAddress
 from pools.templatetags.pools_admin import cut
 

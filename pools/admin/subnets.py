@@ -11,10 +11,10 @@ from django.db import transaction
 from django.db.models import Count, Sum
 from django.http import HttpResponseRedirect
 
+from core.choices import AdminAction
+from core.errors import ServiceError
 from pools import selectors, services
 from pools.admin.common import NoDeleteMixin, admin_ctx, refused
-from pools.choices import AdminAction
-from pools.errors import ServiceError
 from pools.models import Pool, Subnet, SubnetExclusion, SubnetGrant
 from pools.templatetags.pools_admin import count_cell, utilization_bar
 

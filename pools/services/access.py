@@ -11,13 +11,13 @@ import dataclasses
 
 from django.db.models import Sum
 
+from audit.recording import audit_record
+from core.choices import AdminAction, Code
+from core.domain import CallContext
+from core.errors import ServiceError
+from core.transactions import service_transaction
 from pools.allocation import lock_subnet
-from pools.audit import audit_record
-from pools.choices import AdminAction, Code
-from pools.domain import CallContext
-from pools.errors import ServiceError
 from pools.models import Cluster, Pool, Subnet, SubnetGrant
-from pools.transactions import service_transaction
 
 Quota = int | None  # addresses a cluster may reserve in the subnet; None: no quota
 

@@ -6,13 +6,13 @@ import secrets
 
 from django.utils import timezone
 
-from pools.audit import audit_record
+from audit.recording import audit_record
+from core.choices import Code
+from core.domain import CLUSTER_ID_RULE, CallContext, is_cluster_id
+from core.errors import ServiceError
+from core.transactions import service_transaction
 from pools.auth import token_cache
-from pools.choices import Code
-from pools.domain import CLUSTER_ID_RULE, CallContext, is_cluster_id
-from pools.errors import ServiceError
 from pools.models import ApiToken, Cluster
-from pools.transactions import service_transaction
 
 TOKEN_PREFIX = "ipr_"
 

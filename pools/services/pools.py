@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from django.utils import timezone
 
-from pools import addressing, allocation
-from pools.audit import audit_record
-from pools.choices import Code, PoolState
-from pools.domain import CallContext, Workload
-from pools.errors import ServiceError
+from audit.recording import audit_record
+from core import addressing
+from core.choices import Code, PoolState
+from core.domain import CallContext, Workload
+from core.errors import ServiceError
+from core.transactions import service_transaction
+from pools import allocation
 from pools.models import Pool, Subnet
-from pools.transactions import service_transaction
 
 
 def _no_active_pool(workload: Workload) -> ServiceError:

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from django.utils import timezone
 
-from pools import addressing
-from pools.audit import audit_record
-from pools.choices import Code
-from pools.domain import CallContext
-from pools.errors import ServiceError
+from audit.recording import audit_record
+from core import addressing
+from core.choices import Code
+from core.domain import CallContext
+from core.errors import ServiceError
+from core.transactions import service_transaction
 from pools.models import QuarantinedAddress
-from pools.transactions import service_transaction
 
 
 @service_transaction

@@ -7,15 +7,16 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from pools import addressing, subnet_space
+from audit.recording import audit_record
+from core import addressing
+from core.choices import Code
+from core.domain import CallContext
+from core.errors import ServiceError
+from core.transactions import service_transaction
+from pools import subnet_space
 from pools.allocation import lock_subnet
-from pools.audit import audit_record
-from pools.choices import Code
-from pools.domain import CallContext
-from pools.errors import ServiceError
 from pools.models import Subnet, SubnetExclusion
 from pools.services.access import subnet_access_set
-from pools.transactions import service_transaction
 
 
 @dataclass(frozen=True)

@@ -286,7 +286,7 @@ class KubeAPI:
         ready = workdir / "kube-ready"
         argv = node.exec_argv(
             sys.executable,
-            "-m",  # run from the repository (the Process's cwd), so it imports tests.kube
+            "-m",  # run from the repository (the Process's cwd), so it imports tests.support.kube
             "tests.cni.kubeapi",
             f"--port={KUBE_PORT}",
             f"--objects={self.objects_file}",

@@ -11,7 +11,7 @@ import json
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from tests.kube import failure_status
+from tests.support.kube import failure_status
 
 
 def make_handler(objects: Path, token: str, log: Path):

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from ipresmgr_site.health import OPS_ENDPOINTS
-from tests.deploy.test_manifests import KUBERNETES, REPO, one, rendered
+from tests.support.manifests import KUBERNETES, REPO, one, rendered
 
 MONITORING = REPO / "docker" / "monitoring"
 SCHEMAS = KUBERNETES / "schemas"

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import psycopg
 
-from tests.load.harness import PG_BIN, Gunicorn, PrivatePostgres, app_env
+from tests.support.servers import PG_BIN, Gunicorn, PrivatePostgres, app_env
 
 PG_PORTS = range(56100, 56200)
 APP_PORTS = range(9100, 9200)

@@ -13,7 +13,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from tests.load.harness import PG_BIN
+from tests.support.servers import PG_BIN
 
 ETCD_CLIENT, ETCD_PEER = 56190, 56191
 MEMBER_PORTS = {"m1": (56180, 56192), "m2": (56181, 56193)}  # PostgreSQL, REST API

@@ -25,7 +25,7 @@ import uuid
 
 import pytest
 
-from pools.api.envelope import OUTCOME_UNKNOWN_MSG, READ_ONLY_MSG
+from contract.framework.envelope import OUTCOME_UNKNOWN_MSG, READ_ONLY_MSG
 from tests.failover.cluster import (
     Prober,
     both_url_forms,
@@ -38,18 +38,10 @@ from tests.failover.cluster import (
     start_instance,
     wait_for,
 )
-from tests.kube import cronjob, deployment, job, kubectl_list, pod, replicaset, statefulset, write_json
-from tests.load.harness import (
-    CLUSTER,
-    GATEWAY,
-    REGION,
-    SUBNET,
-    WORKLOAD_KINDS,
-    LoadRun,
-    bound_pairs,
-    manage,
-    prepare_database,
-)
+from tests.support.failover import assert_only_unavailable_or_definite, figures
+from tests.support.kube import cronjob, deployment, job, kubectl_list, pod, replicaset, statefulset, write_json
+from tests.support.load import WORKLOAD_KINDS, LoadRun
+from tests.support.servers import CLUSTER, GATEWAY, REGION, SUBNET, bound_pairs, manage, prepare_database
 
 CALL_TIMEOUT_S = 3.0  # IPRESMGR_DB_CALL_TIMEOUT_MS of the stall scenario (8 s by default)
 RECOVERY_BOUND_S = 2.0  # SPEC: Code 0 again within 2 s of a writable primary
@@ -79,10 +71,6 @@ def call_lines(instance) -> list[dict]:
     return lines
 
 
-def figures(name: str, **values) -> None:
-    print(f"FIGURES {name} " + json.dumps(values, sort_keys=True))
-
-
 def workload(name: str) -> dict:
     return {"K8SClusterID": CLUSTER, "K8SNamespace": "failover", "K8SApiResourceKind": 0, "K8SApiResourceName": name}
 
@@ -103,17 +91,6 @@ def create_pool(server, token: str, name: str, replicas: int) -> None:
 def require(server, token: str, name: str, pod: str, timeout: float = 30):
     body = {"ReqID": f"req-{pod}", **workload(name), "K8SApiResourceID": "rid", "K8SPodID": pod}
     return post(server, "/v1/ip/require", body, token, timeout=timeout)
-
-
-def assert_only_unavailable_or_definite(load: LoadRun) -> None:
-    """No 500, no hang, no lost connection: every attempt a definite answer or 503 / Code 50."""
-    bad = [
-        c
-        for c in load.calls
-        if c.status not in (200, 404, 409, 503) or (c.status == 503) != (c.code == 50) or c.status == 0
-    ]
-    assert not bad, [(c.op, c.status, c.code, c.msg) for c in bad[:10]]
-    assert not load.unexpected, load.unexpected[:10]
 
 
 def test_primary_killed_under_load_and_promoted_then_the_old_primary_back_read_only(tmp_path, cleanup):

@@ -12,8 +12,9 @@ import pytest
 
 from tests.failover.cluster import failovers_counted, instance_env, start_instance
 from tests.failover.patroni import PatroniCluster
-from tests.failover.test_failover import assert_only_unavailable_or_definite, figures
-from tests.load.harness import LoadRun, bound_pairs, manage, prepare_database
+from tests.support.failover import assert_only_unavailable_or_definite, figures
+from tests.support.load import LoadRun
+from tests.support.servers import bound_pairs, manage, prepare_database
 
 
 @pytest.fixture

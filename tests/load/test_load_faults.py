@@ -11,7 +11,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from tests.load.harness import Gunicorn, LoadRun, PrivatePostgres, app_env, bound_pairs, manage, prepare_database
+from tests.support.load import LoadRun
+from tests.support.servers import Gunicorn, PrivatePostgres, app_env, bound_pairs, manage, prepare_database
 
 on_postgres = os.environ.get("DATABASE_URL", "").startswith("postgres")
 

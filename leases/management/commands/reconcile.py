@@ -4,10 +4,10 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
+from contract.reconcile_runs import ReconcileRunOut
+from core.domain import CLUSTER_ID_RULE, is_cluster_id
 from leases.reconcile import cluster
 from leases.reconcile.run import EXIT_CONFLICTS, EXIT_ERROR, Options, Outcome, UnknownCluster, finding_report, reconcile
-from leases.serializers import ReconcileRunOut
-from pools.domain import CLUSTER_ID_RULE, is_cluster_id
 
 COLUMNS = (("WHAT", "What"), ("POD", "K8SPodID"), ("IP", "IP"), ("POOL", "Pool"), ("SINCE", "Since"))
 WIDE_COLUMNS = (("WHY", "Why"), ("ACTION", "Action"))

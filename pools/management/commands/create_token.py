@@ -1,8 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from core.choices import AdminAction
+from core.domain import COMMAND_LINE, CallContext
 from pools import services
-from pools.choices import AdminAction
-from pools.domain import COMMAND_LINE, CallContext
 from pools.models import Cluster
 
 

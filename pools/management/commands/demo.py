@@ -1,13 +1,13 @@
 from django.core.management.base import BaseCommand
 
+from core.choices import AdminAction
+from core.domain import COMMAND_LINE, CallContext
 from pools import services
-from pools.choices import AdminAction
-from pools.domain import COMMAND_LINE, CallContext
 from pools.models import Cluster
 
 DEMO_CLUSTER = "demo-cluster"
 
-# docs/calling.md word for word; README's call is its start (tests/test_readme.py checks both, and replays the calls).
+# docs/calling.md word for word; README's call is its start (tests/docs/test_readme.py checks both, and replays the calls).
 CALLING_IT = r"""W='"K8SClusterID":"demo-cluster","K8SNamespace":"default","K8SApiResourceKind":0,"K8SApiResourceName":"web"'
 call() { curl -s -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -d "$2" "http://127.0.0.1:8000$1"; echo; }
 

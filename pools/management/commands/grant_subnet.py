@@ -1,9 +1,9 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from core.choices import AdminAction
+from core.domain import COMMAND_LINE, CallContext
+from core.errors import ServiceError
 from pools import services
-from pools.choices import AdminAction
-from pools.domain import COMMAND_LINE, CallContext
-from pools.errors import ServiceError
 from pools.models import Subnet
 
 

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from core.choices import Kind
 from pools import selectors
-from pools.choices import Kind
 from pools.models import Subnet
 
 

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class ContractConfig(AppConfig):
+    name = "contract"
+    verbose_name = "/v1 contract"
