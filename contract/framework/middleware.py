@@ -12,7 +12,6 @@ from django.contrib.auth.middleware import AuthenticationMiddleware
 from django.contrib.messages.middleware import MessageMiddleware
 from django.contrib.sessions.middleware import SessionMiddleware
 from django.db import DEFAULT_DB_ALIAS, connections
-from django.middleware.csrf import CsrfViewMiddleware
 from whitenoise.middleware import WhiteNoiseMiddleware
 
 from contract.framework.envelope import OUTCOME_UNKNOWN_MSG, answer, as_service_error, new_req_id, req_id_or_new
@@ -51,7 +50,6 @@ def _unless_v1(hook):
 # The console's middleware, as settings.MIDDLEWARE names them.
 WhiteNoiseNotOnV1 = not_on_v1(WhiteNoiseMiddleware)
 SessionNotOnV1 = not_on_v1(SessionMiddleware)
-CsrfNotOnV1 = not_on_v1(CsrfViewMiddleware)
 AuthenticationNotOnV1 = not_on_v1(AuthenticationMiddleware)
 MessageNotOnV1 = not_on_v1(MessageMiddleware)
 
