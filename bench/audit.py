@@ -5,7 +5,7 @@
     .venv/bin/python bench/audit.py --smoke                            # CI: tiny, under a minute
 
 It makes its own PostgreSQL database (`ipresmgr_bench_audit`; `--database-url`), migrates it,
-registers the benchmark's cluster and subnets (bench/run.py's set-up), and fills the audit table by
+registers the benchmark's cluster and subnets (bench/database.py's set-up), and fills the audit table by
 SQL with `--audit-rows` realistic events: 90 days, oldest first; 90 % RequireIP/ReleaseIP pairs of
 five clusters' pods, the rest pool calls, a few percent refusals (Codes 20, 30, 12, 31), a Code 11
 now and then on the third day only (a rare, old value), and a few admin changes. `--keep-db` keeps
@@ -18,7 +18,7 @@ Then, against gunicorn serving that database (bench/gunicorn.conf.py), each read
 searched, a deep page), who-held, `/v1/events` with each filter and with a cluster token, a deep
 page (by Offset, and by the Cursor of Next where the server pages by keyset); then `prune_audit` of
 the oldest day, when the served checkout has that command, with RequireIP's latency during it; then
-RequireIP p50/p99 (bench/run.py's level: `--clients` pods requiring and releasing) alone and with
+RequireIP p50/p99 (bench/levels.py's level: `--clients` pods requiring and releasing) alone and with
 `--readers` clients reading /v1/events without pause. Prints the numbers; `--json` writes them."""
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import run  # noqa: E402
+from bench import database, levels, server  # noqa: E402
 from bench.checks import percentile  # noqa: E402
 from bench.loadgen import HOST, call, get  # noqa: E402
 
@@ -288,7 +288,7 @@ async def time_reads(port: int, tokens: dict, values: dict, repeat: int) -> dict
 
 
 async def require_latency(port: int, token: str, args, *, readers: int, reader_tokens: dict, values: dict) -> dict:
-    """RequireIP and ReleaseIP as bench/run.py's level measures them, while `readers` clients read
+    """RequireIP and ReleaseIP as bench/levels.py's level measures them, while `readers` clients read
     /v1/events one call after another (cycling through the timed reads)."""
     stop = asyncio.Event()
     reads = [(_path("/v1/events", p), reader_tokens[p.get("_token", "operator")]) for p in event_reads(values).values()]
@@ -305,7 +305,7 @@ async def require_latency(port: int, token: str, args, *, readers: int, reader_t
 
     tasks = [asyncio.create_task(reader(k)) for k in range(readers)]
     try:
-        level = await run.run_level(
+        level = await levels.run_level(
             port,
             token,
             f"req-{readers}r-{int(time.time())}",
@@ -347,8 +347,8 @@ def prune_oldest_days(env: dict, root: Path, port: int, token: str, days: int = 
         )
         waits = []
         pod = 0
-        body = run.workload("prune-load")
-        await run.create_pool(port, token, "prune-load", 1, run.HOT_SUBNET)
+        body = levels.workload("prune-load")
+        await levels.create_pool(port, token, "prune-load", 1, database.HOT_SUBNET)
         while proc.returncode is None:
             pod += 1
             for path, extra in (("/v1/ip/require", {}), ("/v1/ip/release", {"IP": ""})):
@@ -362,7 +362,7 @@ def prune_oldest_days(env: dict, root: Path, port: int, token: str, days: int = 
                 pass
         out, err = await proc.communicate()
         seconds = time.perf_counter() - started
-        await run.release_pool(port, token, "prune-load")
+        await levels.release_pool(port, token, "prune-load")
         waits.sort()
         return {
             "exit_code": proc.returncode,
@@ -388,7 +388,7 @@ def main() -> int:
     parser.add_argument("--audit-rows", type=int, default=10_000_000)
     parser.add_argument("--reuse", action="store_true", help="keep an already filled database of about that size")
     parser.add_argument("--keep-db", action="store_true", help="do not drop the database at the end")
-    parser.add_argument("--app-root", type=Path, default=run.ROOT, help="the checkout to migrate and serve")
+    parser.add_argument("--app-root", type=Path, default=database.ROOT, help="the checkout to migrate and serve")
     parser.add_argument("--port", type=int, default=int(os.environ.get("BENCH_PORT", 8410)))
     parser.add_argument("--repeat", type=int, default=5, help="times each read is timed")
     parser.add_argument("--clients", type=int, default=2, help="pods requiring at once in the RequireIP runs")
@@ -424,9 +424,9 @@ def main() -> int:
     fresh = existing is None or existing < 0.95 * args.audit_rows  # a pruned day still counts as filled
     try:
         if fresh:
-            run.recreate_database(args.database_url)
-            tokens = {"cluster": run.setup_database(env, root=root)}
-            run.manage(
+            database.recreate_database(args.database_url)
+            tokens = {"cluster": database.setup_database(env, root=root)}
+            database.manage(
                 {**env, "DJANGO_SUPERUSER_PASSWORD": ADMIN_PASSWORD},
                 "createsuperuser",
                 "--no-input",
@@ -439,16 +439,16 @@ def main() -> int:
             report["fill_seconds"] = round(fill(args.database_url, args.audit_rows), 1)
         else:
             print(f"-- reusing {existing:,} audit rows", flush=True)
-            tokens = {"cluster": run.manage(env, "create_token", "--cluster-id", "bench", root=root).split()[-1]}
+            tokens = {"cluster": database.manage(env, "create_token", "--cluster-id", "bench", root=root).split()[-1]}
         started = time.perf_counter()
-        run.manage({**env, "IPRESMGR_DB_STATEMENT_TIMEOUT_MS": "0"}, "migrate", "--no-input", "-v0", root=root)
+        database.manage({**env, "IPRESMGR_DB_STATEMENT_TIMEOUT_MS": "0"}, "migrate", "--no-input", "-v0", root=root)
         report["migrate_seconds"] = round(time.perf_counter() - started, 1)
         print(f"-- migrate: {report['migrate_seconds']} s", flush=True)
-        tokens["operator"] = run.manage(env, "create_token", "--operator", root=root).split()[-1]
+        tokens["operator"] = database.manage(env, "create_token", "--operator", root=root).split()[-1]
         report["table"] = table_size(args.database_url)
         values = sample_values(args.database_url)
         print(f"-- audit table: {report['table']}", flush=True)
-        with run.gunicorn(env, args.port, workers=2, threads=4, worker_class="gthread", root=root):
+        with server.gunicorn(env, args.port, workers=2, threads=4, worker_class="gthread", root=root):
             report["reads"] = {} if args.no_reads else asyncio.run(time_reads(args.port, tokens, values, args.repeat))
             report["require"] = []
             for readers in () if args.no_reads else (0, args.readers):
@@ -464,7 +464,7 @@ def main() -> int:
                 print(f"-- prune_audit of the oldest {args.prune_days} day(s): {report['prune_one_day']}", flush=True)
     finally:
         if not args.keep_db:
-            run.recreate_database(args.database_url, drop_only=True)
+            database.recreate_database(args.database_url, drop_only=True)
     print_report(report)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
