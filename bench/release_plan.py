@@ -30,7 +30,7 @@ def main() -> int:
     parser.add_argument("--sizes", type=lambda s: [int(x) for x in s.split(",")], default=[100, 2000, 10_000])
     parser.add_argument("--plans", action="store_true", help="print every plan, not only the figures")
     args = parser.parse_args()
-    from bench.run import recreate_database
+    from bench.database import recreate_database
 
     recreate_database(args.database_url)
     os.environ["DATABASE_URL"] = args.database_url

@@ -31,7 +31,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--profile", action="store_true")
     args = parser.parse_args()
-    from bench.run import recreate_database
+    from bench.database import recreate_database
 
     recreate_database(args.database_url)
     os.environ["DATABASE_URL"] = args.database_url

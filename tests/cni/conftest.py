@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cni import harness, k8s_objects
+from tests.cni import k8s_objects, namespaces, plugin_driver, standins
 
 E2E = os.environ.get("IPRESMGR_CNI_E2E") == "1"
 PLUGINS_DIR = Path(os.environ.get("IPRESMGR_CNI_PLUGINS_DIR", "/usr/lib/cni"))
@@ -32,39 +32,39 @@ def pytest_collection_modifyitems(config, items):
 class World:
     suffix: str
     workdir: Path
-    node: harness.Netns
-    service: harness.Service
-    kube: harness.KubeAPI
-    cni: harness.Cni
+    node: namespaces.Netns
+    service: standins.Service
+    kube: standins.KubeAPI
+    cni: plugin_driver.Cni
     bridge: str
     master: str
     kubeconfig: Path
-    runtime: harness.LibcniRuntime
+    runtime: plugin_driver.LibcniRuntime
     pod_namespaces: list = field(default_factory=list)
     intruders: list = field(default_factory=list)
 
-    def new_intruder(self, address: str, *, macvlan: bool = False) -> harness.Intruder:
+    def new_intruder(self, address: str, *, macvlan: bool = False) -> namespaces.Intruder:
         """A host outside IPResMgr's knowledge holding address, on the bridge or the macvlan master."""
         name = f"iprcni-{self.suffix}-intruder{len(self.intruders)}"
         where = {"master": self.master} if macvlan else {"bridge": self.bridge}
-        intruder = harness.Intruder(self.node, name, address, **where)
+        intruder = namespaces.Intruder(self.node, name, address, **where)
         self.intruders.append(intruder)
         return intruder
 
-    def new_pod(self, namespace: str, name: str, owner: dict | None = None) -> tuple[harness.Pod, dict]:
+    def new_pod(self, namespace: str, name: str, owner: dict | None = None) -> tuple[plugin_driver.Pod, dict]:
         """A pod object in the Kubernetes API and a network namespace for its sandbox."""
         obj = k8s_objects.pod(namespace, name, owner)
         self.kube.add(obj)
-        netns = harness.Netns(f"iprcni-{self.suffix}-p{len(self.pod_namespaces)}")
+        netns = namespaces.Netns(f"iprcni-{self.suffix}-p{len(self.pod_namespaces)}")
         self.pod_namespaces.append(netns)
-        return harness.Pod(namespace, name, obj["metadata"]["uid"], netns), obj
+        return plugin_driver.Pod(namespace, name, obj["metadata"]["uid"], netns), obj
 
     def ipam(self, **overrides) -> dict:
         return {
             "type": "ipresmgr-ipam",
-            "serviceURL": f"http://127.0.0.1:{harness.SERVICE_PORT}",
+            "serviceURL": f"http://127.0.0.1:{standins.SERVICE_PORT}",
             "tokenFile": str(self.service.token_file),
-            "clusterID": harness.CLUSTER,
+            "clusterID": standins.CLUSTER,
             "stateDir": str(self.state_dir),
             "timeoutSeconds": 60,
             "logFile": str(self.workdir / "plugin.log"),
@@ -81,7 +81,7 @@ class World:
         result's MAC."""
         return {"type": "ipresmgr-ipam", "stateDir": str(self.state_dir)}
 
-    def bridge_net(self, **ipam_overrides) -> harness.ConfList:
+    def bridge_net(self, **ipam_overrides) -> plugin_driver.ConfList:
         """IPv4 through the bridge plugin, cniVersion 1.0.0, a YAML kubeconfig as installers write."""
         bridge = {
             "type": "bridge",
@@ -91,9 +91,9 @@ class World:
             "ipam": self.ipam(kubeconfig=str(self.kubeconfig), **ipam_overrides),
         }
         conflist = {"cniVersion": "1.0.0", "name": "iprcni-v4", "plugins": [bridge, self.mac_entry()]}
-        return harness.ConfList(self.cni, conflist)
+        return plugin_driver.ConfList(self.cni, conflist)
 
-    def macvlan_net(self, **ipam_overrides) -> harness.ConfList:
+    def macvlan_net(self, **ipam_overrides) -> plugin_driver.ConfList:
         """IPv6 through the macvlan plugin, cniVersion 0.4.0, API URL + token file credentials."""
         kubernetes = {"apiURL": self.kube.url, "tokenFile": str(self.kube.token_file)}
         macvlan = {
@@ -103,7 +103,7 @@ class World:
             "ipam": self.ipam(kubernetes=kubernetes, **ipam_overrides),
         }
         conflist = {"cniVersion": "0.4.0", "name": "iprcni-v6", "plugins": [macvlan, self.mac_entry()]}
-        return harness.ConfList(self.cni, conflist)
+        return plugin_driver.ConfList(self.cni, conflist)
 
     def bridge_conf(self) -> dict:
         """A single-plugin configuration (no list): no chained entry, so no MAC and no probe."""
@@ -134,14 +134,14 @@ def _require_tools() -> None:
 @pytest.fixture(scope="session")
 def world(tmp_path_factory):
     _require_tools()
-    suffix = harness.new_suffix()
+    suffix = namespaces.new_suffix()
     workdir = tmp_path_factory.mktemp("iprcni")
     workdir.chmod(0o755)
     bin_dir = workdir / "bin"
     bin_dir.mkdir()
-    harness.build_plugin(bin_dir)
-    runtime_binary = harness.build_runtime(workdir)
-    node = harness.Netns(f"iprcni-{suffix}-node")
+    plugin_driver.build_plugin(bin_dir)
+    runtime_binary = plugin_driver.build_runtime(workdir)
+    node = namespaces.Netns(f"iprcni-{suffix}-node")
     service = kube = None
     pods: list = []
     intruders: list = []
@@ -158,10 +158,10 @@ def world(tmp_path_factory):
         bridge = f"iprcni{suffix}br"
         node.ip("link", "add", bridge, "type", "bridge")
         node.ip("link", "set", bridge, "address", "02:00:5e:00:53:01", "up")
-        service = harness.Service(node, workdir)
+        service = standins.Service(node, workdir)
         service.start()
-        kube = harness.KubeAPI(node, workdir)
-        cni = harness.Cni(node, bin_dir, PLUGINS_DIR)
+        kube = standins.KubeAPI(node, workdir)
+        cni = plugin_driver.Cni(node, bin_dir, PLUGINS_DIR)
         world = World(
             suffix=suffix,
             workdir=workdir,
@@ -172,7 +172,7 @@ def world(tmp_path_factory):
             bridge=bridge,
             master=master,
             kubeconfig=kube.kubeconfig(workdir / "kubeconfig"),
-            runtime=harness.LibcniRuntime(node, runtime_binary, cni, workdir),
+            runtime=plugin_driver.LibcniRuntime(node, runtime_binary, cni, workdir),
             pod_namespaces=pods,
             intruders=intruders,
         )

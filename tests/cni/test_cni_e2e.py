@@ -1,48 +1,26 @@
-"""ipresmgr-ipam end to end, as a container runtime drives it (see conftest.py and harness.py):
+"""ipresmgr-ipam end to end, as a container runtime drives it (see conftest.py and its helpers):
 the main plugin (bridge or macvlan) creates the pod's interface in the pod's namespace and runs
 ipresmgr-ipam as its IPAM, which resolves the pod's workload from the Kubernetes API and requires
 the address from IPResMgr; the main plugin puts the address and routes on it; ipresmgr-ipam
 chained after the main plugin sets IPResMgr's MAC, probes the address on the wire, announces it
-and corrects the MAC in the result. Then CHECK, DEL with IPResMgr down, DEL, DEL again; an
-intruder holding the next address (quarantine); the same through libcni itself."""
+and corrects the MAC in the result. Then CHECK, DEL with IPResMgr down, DEL, DEL again;
+the same through libcni itself. The quarantine is test_cni_quarantine.py's."""
 
 from __future__ import annotations
 
 import ipaddress
 
-from tests.cni import harness, k8s_objects
-
-DEPLOYMENT, STATEFULSET = 0, 1
-
-
-def interface(pod: harness.Pod, ifname: str = "eth0") -> dict:
-    (link,) = pod.netns.ip_json("addr", "show", "dev", ifname)
-    return link
-
-
-def addresses_of(link: dict, family: str) -> list[str]:
-    found = link["addr_info"]
-    return [f"{a['local']}/{a['prefixlen']}" for a in found if a["family"] == family and a["scope"] == "global"]
-
-
-def default_route(pod: harness.Pod, family: str) -> dict:
-    routes = pod.netns.ip_json(family, "route", "show", "default")
-    assert len(routes) == 1, routes
-    return routes[0]
-
-
-def held_by(world, pod: harness.Pod) -> list[dict]:
-    return world.service.addresses(K8SPodID=pod.uid)
-
-
-def only_ip(result: dict) -> str:
-    (ip,) = result["ips"]
-    return ip["address"]
-
-
-def container_mac(result: dict, pod: harness.Pod) -> str:
-    (iface,) = [i for i in result["interfaces"] if i.get("sandbox") == pod.netns.path]
-    return iface["mac"]
+from tests.cni import k8s_objects, standins
+from tests.cni.pod_state import (
+    DEPLOYMENT,
+    STATEFULSET,
+    addresses_of,
+    container_mac,
+    default_route,
+    held_by,
+    interface,
+    only_ip,
+)
 
 
 def test_bridge_ipv4_add_check_del(world):
@@ -50,7 +28,7 @@ def test_bridge_ipv4_add_check_del(world):
     dep = k8s_objects.deployment("shop", "web", 2, "iprcni-region/iprcni-v4")
     rs = k8s_objects.replicaset(dep)
     world.kube.add(dep, rs)
-    world.service.create_pool("shop", DEPLOYMENT, "web", 2, harness.SUBNET_V4)
+    world.service.create_pool("shop", DEPLOYMENT, "web", 2, standins.SUBNET_V4)
     pod, pod_object = world.new_pod("shop", "web-7d4b9c8f6d-x2k9q", rs)
     net = world.bridge_net()
 
@@ -115,7 +93,7 @@ def test_macvlan_ipv6_statefulset(world):
     what the pod holds."""
     sts = k8s_objects.statefulset("data", "db", 1, "iprcni-region/iprcni-v6")
     world.kube.add(sts)
-    world.service.create_pool("data", STATEFULSET, "db", 1, harness.SUBNET_V6)
+    world.service.create_pool("data", STATEFULSET, "db", 1, standins.SUBNET_V6)
     pod, pod_object = world.new_pod("data", "db-0", sts)
     net = world.macvlan_net()
 
@@ -140,7 +118,7 @@ def test_macvlan_ipv6_statefulset(world):
         "/v1/ip/release",
         {
             "ReqID": "iprcni-behind-the-back",
-            "K8SClusterID": harness.CLUSTER,
+            "K8SClusterID": standins.CLUSTER,
             "K8SNamespace": "data",
             "K8SApiResourceKind": STATEFULSET,
             "K8SApiResourceName": "db",
@@ -176,7 +154,7 @@ def test_single_plugin_config(world):
     dep = k8s_objects.deployment("shop", "api", 1, "iprcni-region/iprcni-v4")
     rs = k8s_objects.replicaset(dep, "6b8c9d7f5e")
     world.kube.add(dep, rs)
-    world.service.create_pool("shop", DEPLOYMENT, "api", 1, harness.SUBNET_V4)
+    world.service.create_pool("shop", DEPLOYMENT, "api", 1, standins.SUBNET_V4)
     pod, _ = world.new_pod("shop", "api-6b8c9d7f5e-h4j5k", rs)
     conf = world.bridge_conf()
 
@@ -236,13 +214,13 @@ def test_database_outage_is_try_again_later(world):
     dep = k8s_objects.deployment("shop", "outage", 1, "iprcni-region/iprcni-v4")
     rs = k8s_objects.replicaset(dep, "4c5d6e7f8a")
     world.kube.add(dep, rs)
-    world.service.create_pool("shop", DEPLOYMENT, "outage", 1, harness.SUBNET_V4)
+    world.service.create_pool("shop", DEPLOYMENT, "outage", 1, standins.SUBNET_V4)
     pod, _ = world.new_pod("shop", "outage-4c5d6e7f8a-z9x8c", rs)
     net = world.bridge_net(timeoutSeconds=3, requestTimeoutSeconds=2)
 
     world.service.stop()
     # A socket directory where no PostgreSQL listens: every call fails to connect, at once.
-    world.service.start(database_url=f"postgres://postgres@{str(world.workdir).replace('/', '%2F')}/{harness.DB_NAME}")
+    world.service.start(database_url=f"postgres://postgres@{str(world.workdir).replace('/', '%2F')}/{standins.DB_NAME}")
     try:
         error = net.add(pod).error()
     finally:
@@ -260,136 +238,13 @@ def test_version(world):
     assert answer == {"cniVersion": "1.0.0", "supportedVersions": ["0.3.0", "0.3.1", "0.4.0", "1.0.0"]}
 
 
-def quarantine_listing(world, subnet) -> str:
-    return world.service.manage("list_quarantine", "--subnet-id", subnet[0]).stdout
-
-
-def next_address(world, namespace: str, name: str) -> str:
-    """The address IPResMgr hands the workload's next pod: its pool's one idle address."""
-    (idle,) = world.service.addresses(K8SNamespace=namespace, K8SApiResourceName=name, State="idle")
-    return idle["IP"]
-
-
-def test_intruder_on_the_bridge_is_quarantined(world):
-    """Another host on the bridge already holds the address the next pod would get: the chained
-    entry's ARP probe hears it, the ADD fails naming the address and the intruder's MAC, IPResMgr
-    quarantines the address; the runtime's retry gets another one, probed and announced by
-    gratuitous ARP; later pods never get it; an operator clears it."""
-    dep = k8s_objects.deployment("shop", "guarded", 1, "iprcni-region/iprcni-v4")
-    rs = k8s_objects.replicaset(dep, "7c8d9e0f1a")
-    world.kube.add(dep, rs)
-    world.service.create_pool("shop", DEPLOYMENT, "guarded", 1, harness.SUBNET_V4)
-    taken = next_address(world, "shop", "guarded")
-    intruder = world.new_intruder(f"{taken}/24")
-    pod, _ = world.new_pod("shop", "guarded-7c8d9e0f1a-k2l3m", rs)
-    net = world.bridge_net()
-
-    error = net.add(pod).error()
-    assert error["code"] == 104, error
-    assert f"{taken} is in use on the wire by {intruder.mac}" in error["msg"], error
-    assert "quarantined" in error["details"], error
-    listing = quarantine_listing(world, harness.SUBNET_V4)
-    assert taken in listing and intruder.mac in listing and pod.uid in listing, listing
-    assert held_by(world, pod) == []
-    assert all(a["State"] != "bound" for a in world.service.addresses(IP=taken))
-
-    # The runtime cleans up after the failed ADD and retries: another address, probed from
-    # 0.0.0.0 and then announced (gratuitous ARP), both seen on the bridge.
-    assert net.delete(pod).ok() is None
-    wire = harness.Wire(world.node, world.bridge)
-    result = net.add(pod).ok()
-    frames = wire.frames()
-    ip = only_ip(result).split("/")[0]
-    assert ip != taken
-    (held,) = held_by(world, pod)
-    mac = held["MacAddr"]
-    assert interface(pod)["address"] == mac == container_mac(result, pod)
-    arp = [f for f in frames if f["kind"] == "arp" and f["sender_mac"] == mac]
-    probes = [i for i, f in enumerate(arp) if f["sender_ip"] == "0.0.0.0" and f["target_ip"] == ip]
-    announcements = [i for i, f in enumerate(arp) if f["sender_ip"] == f["target_ip"] == ip]
-    assert probes and announcements, frames
-    # Probe, then announce. (The kernel itself announces once when the chained entry changes the
-    # MAC, before the probe: cni/README.md, "Probe, then announce".)
-    assert max(announcements) > max(probes), arp
-    net.check(pod).ok()
-
-    # Later pods never get it: a new pool in the subnet reserves around it.
-    other = k8s_objects.deployment("shop", "crowd", 6, "iprcni-region/iprcni-v4")
-    world.kube.add(other)
-    world.service.create_pool("shop", DEPLOYMENT, "crowd", 6, harness.SUBNET_V4)
-    crowd = [a["IP"] for a in world.service.addresses(K8SNamespace="shop", K8SApiResourceName="crowd")]
-    assert len(crowd) == 6 and taken not in crowd, crowd
-
-    # The operator has the intruder removed and clears the quarantine.
-    intruder.delete()
-    world.intruders.remove(intruder)
-    cleared = world.service.manage(
-        "clear_quarantine", "--subnet-id", harness.SUBNET_V4[0], "--ip", taken, "--reason", "e2e"
-    )
-    assert "cleared" in cleared.stdout
-    assert taken not in quarantine_listing(world, harness.SUBNET_V4)
-    assert net.delete(pod).ok() is None
-
-
-def test_ipv6_duplicate_address_on_macvlan_is_quarantined(world):
-    """IPv6 over macvlan: another host beside the pod on the same master holds the address; the
-    chained entry's duplicate address detection (a neighbour solicitation from ::) hears its
-    advertisement, and the address is quarantined as for IPv4. The retry's address is announced
-    by an unsolicited neighbour advertisement."""
-    sts = k8s_objects.statefulset("data", "cache", 1, "iprcni-region/iprcni-v6")
-    world.kube.add(sts)
-    world.service.create_pool("data", STATEFULSET, "cache", 1, harness.SUBNET_V6)
-    taken = next_address(world, "data", "cache")
-    intruder = world.new_intruder(f"{taken}/64", macvlan=True)
-    pod, _ = world.new_pod("data", "cache-0", sts)
-    net = world.macvlan_net()
-
-    error = net.add(pod).error()
-    assert error["code"] == 104, error
-    assert f"{taken} is in use on the wire by {intruder.mac}" in error["msg"], error
-    listing = quarantine_listing(world, harness.SUBNET_V6)
-    assert taken in listing and intruder.mac in listing, listing
-
-    assert net.delete(pod).ok() is None
-    # The watch sees every frame on the master's segment, not only groups the intruder joined.
-    intruder.netns.ip("link", "set", intruder.ifname, "promisc", "on")
-    wire = harness.Wire(intruder.netns, intruder.ifname)
-    result = net.add(pod).ok()
-    frames = wire.frames()
-    ip = str(ipaddress.ip_interface(only_ip(result)).ip)
-    assert ip != taken
-    (held,) = held_by(world, pod)
-    assert any(
-        f["kind"] == "ns" and f["source_ip"] == "::" and f["target_ip"] == ip and f["src"] == held["MacAddr"]
-        for f in frames
-    ), frames
-    assert any(f["kind"] == "na" and f["target_ip"] == ip and f["src"] == held["MacAddr"] for f in frames), frames
-    assert net.delete(pod).ok() is None
-    world.service.manage("clear_quarantine", "--subnet-id", harness.SUBNET_V6[0], "--ip", taken)
-
-
-def test_probe_off(world):
-    """conflictProbeMillis 0: no probe and no announcement, even with an intruder on the address."""
-    dep = k8s_objects.deployment("shop", "trusting", 1, "iprcni-region/iprcni-v4")
-    rs = k8s_objects.replicaset(dep, "2b3c4d5e6f")
-    world.kube.add(dep, rs)
-    world.service.create_pool("shop", DEPLOYMENT, "trusting", 1, harness.SUBNET_V4)
-    taken = next_address(world, "shop", "trusting")
-    world.new_intruder(f"{taken}/24")
-    pod, _ = world.new_pod("shop", "trusting-2b3c4d5e6f-n4p5q", rs)
-    net = world.bridge_net(conflictProbeMillis=0)
-    assert only_ip(net.add(pod).ok()).split("/")[0] == taken  # what turning it off means
-    assert taken not in quarantine_listing(world, harness.SUBNET_V4)
-    assert net.delete(pod).ok() is None
-
-
 def test_through_libcni(world):
     """The bridge conflist driven through libcni itself (cni/cmd/ipresmgr-cnirun on the vendored
     library, as containerd drives plugins): ADD, CHECK from libcni's cached result, DEL, DEL again."""
     dep = k8s_objects.deployment("shop", "via-libcni", 1, "iprcni-region/iprcni-v4")
     rs = k8s_objects.replicaset(dep, "3d4e5f6a7b")
     world.kube.add(dep, rs)
-    world.service.create_pool("shop", DEPLOYMENT, "via-libcni", 1, harness.SUBNET_V4)
+    world.service.create_pool("shop", DEPLOYMENT, "via-libcni", 1, standins.SUBNET_V4)
     pod, pod_object = world.new_pod("shop", "via-libcni-3d4e5f6a7b-r6s7t", rs)
     conflist = world.bridge_net().conflist
 

@@ -14,7 +14,7 @@ from rest_framework.serializers import Serializer
 from rest_framework.test import APIClient
 
 from audit.models import AuditEvent
-from bench.audit import DAYS, insert_events
+from bench.audit_table import DAYS, insert_events
 from contract.serializers import EventOut
 from core import bounded_reads
 from core.choices import AdminAction, Code, ReqType
