@@ -19,7 +19,7 @@ import psycopg
 
 from tests.support.servers import PG_BIN, Gunicorn, PrivatePostgres, app_env
 
-PG_PORTS = range(56100, 56200)
+PG_PORTS = range(56100, 56180)  # 56180-56199: the Patroni cluster's
 APP_PORTS = range(9100, 9200)
 DBNAME = "ipam"
 WORKER_CLASS = "ipresmgr_site.serving.JsonEdgeThreadWorker"  # the image's: probes on a pool of their own

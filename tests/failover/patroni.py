@@ -1,5 +1,5 @@
-"""An etcd on loopback and Patroni members managing PostgreSQL 15 (Debian's packages), on ports of
-their own (56180-56199): a real automatic failover. Members run as user postgres when we are root."""
+"""An etcd on loopback and Patroni members managing PostgreSQL 15 (Debian's packages), on free ports
+of their own range (56180-56199): a real automatic failover. Members run as user postgres when we are root."""
 
 from __future__ import annotations
 
@@ -13,10 +13,12 @@ import time
 import urllib.request
 from pathlib import Path
 
-from tests.support.servers import PG_BIN
+from tests.support.servers import PG_BIN, free_port
 
-ETCD_CLIENT, ETCD_PEER = 56190, 56191
-MEMBER_PORTS = {"m1": (56180, 56192), "m2": (56181, 56193)}  # PostgreSQL, REST API
+# The range lies among the kernel's ephemeral ports: any client connection may hold one of them,
+# so each port is probed free when the cluster is made, never fixed.
+PORTS = range(56180, 56200)
+MEMBERS = ("m1", "m2")
 SCOPE = "ipresmgr-ci"
 
 
@@ -30,6 +32,9 @@ class PatroniCluster:
         if os.geteuid() == 0:
             shutil.chown(self.dir, "postgres", "postgres")
         self.sync = sync
+        self.etcd_client, self.etcd_peer = free_port(PORTS), free_port(PORTS)
+        # member -> (PostgreSQL, REST API)
+        self.member_ports = {member: (free_port(PORTS), free_port(PORTS)) for member in MEMBERS}
         self.procs: dict[str, subprocess.Popen] = {}
         self._logs: list = []
 
@@ -43,7 +48,7 @@ class PatroniCluster:
         )
 
     def start_etcd(self) -> None:
-        client, peer = f"http://127.0.0.1:{ETCD_CLIENT}", f"http://127.0.0.1:{ETCD_PEER}"
+        client, peer = f"http://127.0.0.1:{self.etcd_client}", f"http://127.0.0.1:{self.etcd_peer}"
         self._spawn(
             "etcd",
             [
@@ -61,12 +66,12 @@ class PatroniCluster:
         self._wait(lambda: urllib.request.urlopen(f"{client}/health", timeout=2).status == 200, "etcd")
 
     def config(self, member: str) -> Path:
-        pg_port, api_port = MEMBER_PORTS[member]
+        pg_port, api_port = self.member_ports[member]
         config = {
             "scope": SCOPE,
             "name": member,
             "restapi": {"listen": f"127.0.0.1:{api_port}", "connect_address": f"127.0.0.1:{api_port}"},
-            "etcd3": {"hosts": f"127.0.0.1:{ETCD_CLIENT}"},
+            "etcd3": {"hosts": f"127.0.0.1:{self.etcd_client}"},
             "bootstrap": {
                 "dcs": {
                     "ttl": 20,
@@ -105,7 +110,7 @@ class PatroniCluster:
     # state -------------------------------------------------------------------------------------
 
     def member_state(self, member: str) -> dict:
-        api_port = MEMBER_PORTS[member][1]
+        api_port = self.member_ports[member][1]
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{api_port}/patroni", timeout=2) as response:
                 return json.loads(response.read())
@@ -115,7 +120,7 @@ class PatroniCluster:
             return {}
 
     def leader(self) -> str | None:
-        for member in MEMBER_PORTS:
+        for member in self.member_ports:
             state = self.member_state(member)
             if state.get("role") in ("master", "primary") and state.get("state") == "running":
                 return member
@@ -129,10 +134,10 @@ class PatroniCluster:
         return any(r.get("sync_state") == "sync" for r in state.get("replication", []))
 
     def pg_port(self, member: str) -> int:
-        return MEMBER_PORTS[member][0]
+        return self.member_ports[member][0]
 
     def url(self, dbname: str) -> str:
-        hosts = ",".join(f"127.0.0.1:{pg}" for pg, _ in MEMBER_PORTS.values())
+        hosts = ",".join(f"127.0.0.1:{pg}" for pg, _ in self.member_ports.values())
         return f"postgres://postgres@{hosts}/{dbname}"
 
     def kill_member(self, member: str) -> None:
@@ -174,7 +179,7 @@ class PatroniCluster:
                         os.killpg(proc.pid, signal.SIGKILL)
                     except ProcessLookupError:
                         pass
-        for member in MEMBER_PORTS:  # a PostgreSQL whose Patroni died first
+        for member in self.member_ports:  # a PostgreSQL whose Patroni died first
             if (self.dir / member / "postmaster.pid").exists():
                 subprocess.run(
                     _as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(self.dir / member), "-m", "immediate", "stop"]),
