@@ -174,17 +174,25 @@ def find_lost_bindings(plan: Plan) -> None:
         )
 
 
-def _quarantined_addresses(keys) -> set[tuple[int, int]]:
-    """The (subnet pk, address) pairs among `keys` that are quarantined: never to be bound back."""
+def _ip_key_batches(keys) -> list[tuple[int, list[str]]]:
+    """(subnet pk, address) pairs as (subnet pk, up to CHUNK ip_keys) batches, one indexed lookup
+    each. Read whole first: callers change the mapping `keys` came from as they go."""
     by_subnet: dict[int, list[int]] = {}
     for subnet_pk, value in keys:
         by_subnet.setdefault(subnet_pk, []).append(value)
+    return [
+        (subnet_pk, [addressing.ip_key(value) for value in values[start : start + CHUNK]])
+        for subnet_pk, values in by_subnet.items()
+        for start in range(0, len(values), CHUNK)
+    ]
+
+
+def _quarantined_addresses(keys) -> set[tuple[int, int]]:
+    """The (subnet pk, address) pairs among `keys` that are quarantined: never to be bound back."""
     found = set()
-    for subnet_pk, values in by_subnet.items():
-        for start in range(0, len(values), CHUNK):
-            ip_keys = [addressing.ip_key(value) for value in values[start : start + CHUNK]]
-            rows = QuarantinedAddress.objects.filter(subnet_id=subnet_pk, ip_key__in=ip_keys)
-            found.update((subnet_pk, int(ip_key, 16)) for ip_key in rows.values_list("ip_key", flat=True))
+    for subnet_pk, ip_keys in _ip_key_batches(keys):
+        rows = QuarantinedAddress.objects.filter(subnet_id=subnet_pk, ip_key__in=ip_keys)
+        found.update((subnet_pk, int(ip_key, 16)) for ip_key in rows.values_list("ip_key", flat=True))
     return found
 
 
@@ -192,26 +200,21 @@ def _reserved_addresses(holders) -> dict[tuple[int, int], tuple]:
     """(subnet pk, address) -> (address pk, lease pod or None, bound at, pool pk, idle since), for
     the reserved addresses live pods show. Those bound to the one pod that shows them (nearly all,
     in a healthy cluster) are as they should be: dropped from `holders`, their details not read."""
-    by_subnet: dict[int, list[int]] = {}
-    for subnet_pk, value in holders:
-        by_subnet.setdefault(subnet_pk, []).append(value)
     found = {}
     fields = ("ip_key", "lease__pod_id", "lease__bound_at", "pool_id", "idle_since")
-    for subnet_pk, values in by_subnet.items():
-        for start in range(0, len(values), CHUNK):
-            keys = [addressing.ip_key(value) for value in values[start : start + CHUNK]]
-            rows = Address.objects.filter(subnet_id=subnet_pk, ip_key__in=keys)
-            odd = []
-            for pk, ip_key, pod_id in rows.values_list("pk", "ip_key", "lease__pod_id"):
-                pods = holders[(subnet_pk, int(ip_key, 16))]
-                if len(pods) == 1 and pods[0].uid == pod_id:
-                    del holders[(subnet_pk, int(ip_key, 16))]
-                else:
-                    odd.append(pk)
-            for pk, ip_key, pod_id, bound_at, pool_pk, idle_since in (
-                Address.objects.filter(pk__in=odd).values_list("pk", *fields) if odd else ()
-            ):
-                found[(subnet_pk, int(ip_key, 16))] = (pk, pod_id, bound_at, pool_pk, idle_since)
+    for subnet_pk, keys in _ip_key_batches(holders):
+        rows = Address.objects.filter(subnet_id=subnet_pk, ip_key__in=keys)
+        odd = []
+        for pk, ip_key, pod_id in rows.values_list("pk", "ip_key", "lease__pod_id"):
+            pods = holders[(subnet_pk, int(ip_key, 16))]
+            if len(pods) == 1 and pods[0].uid == pod_id:
+                del holders[(subnet_pk, int(ip_key, 16))]
+            else:
+                odd.append(pk)
+        for pk, ip_key, pod_id, bound_at, pool_pk, idle_since in (
+            Address.objects.filter(pk__in=odd).values_list("pk", *fields) if odd else ()
+        ):
+            found[(subnet_pk, int(ip_key, 16))] = (pk, pod_id, bound_at, pool_pk, idle_since)
     return found
 
 
