@@ -49,7 +49,8 @@ def print_summary(report: dict) -> None:
     print()
     print(f"machine: {json.dumps(report['machine'])}")
     print(f"gunicorn: {report['gunicorn']}")
-    print(f"SQL statements per call: {json.dumps({k: v for k, v in report['queries'].items() if k != 'sql'})}")
+    if "queries" in report:  # not counted when another checkout is served
+        print(f"SQL statements per call: {json.dumps({k: v for k, v in report['queries'].items() if k != 'sql'})}")
     print(f"pool operations: {json.dumps(report['pool_ops'])}")
     if report.get("vacuum"):
         print(f"vacuum: {json.dumps(report['vacuum'])}")

@@ -46,8 +46,9 @@ def postgres_run(args, env: dict) -> dict:
     try:
         if "ceiling" in args.scenarios:
             report["ceiling"] = database_ceiling(args)
-        token = setup_database(env)
-        report["queries"] = count_queries(env)
+        token = setup_database(env, root=args.serve)
+        if args.serve == ROOT:  # the statement count knows only this checkout's modules
+            report["queries"] = count_queries(env)
         server = vacuum.settings(args.database_url)
         every = (
             server["naptime_s"] if args.vacuum_every is None and not server["autovacuum"] else args.vacuum_every or 0
@@ -87,6 +88,7 @@ def run_levels(args, env: dict, token: str, report: dict) -> None:
         threads=args.threads,
         worker_class=args.worker_class,
         profile=args.profile,
+        root=args.serve,
     ) as server:
         meter = cpu.Meter([server.pid], args.postmaster)
         report["pool_ops"]["empty"] = asyncio.run(pool_operations(args.port, token, "empty"))
@@ -125,6 +127,7 @@ def run_one_pool_level(args, env: dict, token: str, report: dict) -> None:
         threads=args.threads,
         worker_class=args.worker_class,
         profile=args.profile,
+        root=args.serve,
     ) as server:
         level = asyncio.run(
             run_level(
@@ -151,7 +154,14 @@ def run_one_pool_scenarios(args, env: dict, token: str, report: dict) -> None:
     with ExitStack() as servers:
         roots = [
             servers.enter_context(
-                gunicorn(env, port, workers=args.instance_workers, threads=args.threads, worker_class=args.worker_class)
+                gunicorn(
+                    env,
+                    port,
+                    workers=args.instance_workers,
+                    threads=args.threads,
+                    worker_class=args.worker_class,
+                    root=args.serve,
+                )
             ).pid
             for port in ports
         ]
@@ -243,8 +253,18 @@ def main() -> int:
     parser.add_argument("--sqlite-threads", type=int, default=4)
     parser.add_argument("--no-sqlite", action="store_true")
     parser.add_argument("--keep-db", action="store_true", help="do not drop the database at the end")
+    parser.add_argument(
+        "--serve",
+        type=lambda s: Path(s).resolve(),
+        default=ROOT,
+        help="the checkout to migrate and serve (default: this one): an older commit, measured by today's bench",
+    )
     parser.add_argument("--json", type=Path, help="also write the whole report here")
-    parser.add_argument("--profile", type=Path, help="record the server with py-spy into this file (collapsed stacks)")
+    parser.add_argument(
+        "--profile",
+        type=lambda s: Path(s).resolve(),
+        help="record the server with py-spy into this file (collapsed stacks)",
+    )
     parser.add_argument("--smoke", action="store_true", help="a small run: checks that it works, not how fast")
     parser.add_argument(
         "--scenarios",

@@ -33,7 +33,8 @@ def gunicorn(
     profile: Path | None = None,
     root: Path = ROOT,
 ):
-    """Serve the checkout at `root` (this one by default) with the benchmark's gunicorn settings."""
+    """Serve the checkout at `root` (this one by default) with the benchmark's gunicorn settings;
+    `worker_class` "granian" serves it with granian instead (measured side by side)."""
     free_port_or_die(port)
     env = {
         **env,
@@ -42,8 +43,16 @@ def gunicorn(
         "GUNICORN_THREADS": str(threads),
         "GUNICORN_WORKER_CLASS": worker_class,
     }
-    gunicorn_bin = str(Path(sys.executable).with_name("gunicorn"))
-    command = [gunicorn_bin, "ipresmgr_site.wsgi", "-c", str(ROOT / "bench" / "gunicorn.conf.py")]
+    if worker_class == "granian":  # Rust HTTP, the same WSGI application in its blocking threads
+        command = [
+            str(Path(sys.executable).with_name("granian")),
+            *("--interface", "wsgi", "--host", HOST, "--port", str(port), "--workers", str(workers)),
+            *("--blocking-threads", str(threads), "--runtime-threads", "1", "--no-ws", "--log-level", "warning"),
+            "ipresmgr_site.wsgi:application",
+        ]
+    else:
+        gunicorn_bin = str(Path(sys.executable).with_name("gunicorn"))
+        command = [gunicorn_bin, "ipresmgr_site.wsgi", "-c", str(ROOT / "bench" / "gunicorn.conf.py")]
     if profile:  # sample every worker's on-CPU stacks, collapsed (bench/profile_summary.py)
         py_spy = str(Path(sys.executable).with_name("py-spy"))
         record = [py_spy, "record", "--subprocesses", "--format", "raw", "-r", "200", "-o", str(profile)]

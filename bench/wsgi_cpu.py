@@ -135,7 +135,10 @@ def run(args) -> int:
         print(f"round {round_no}: {json.dumps(phases)}", flush=True)
     if profiler:
         out = io.StringIO()
-        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(60)
+        stats = pstats.Stats(profiler, stream=out).sort_stats(os.environ.get("BENCH_PROFILE_SORT", "cumulative"))
+        stats.print_stats(60)
+        if os.environ.get("BENCH_PROFILE_CALLERS"):  # who calls these (a regular expression)
+            stats.print_callers(os.environ["BENCH_PROFILE_CALLERS"])
         print(out.getvalue())
     return 0
 
