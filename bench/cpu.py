@@ -8,6 +8,7 @@ the server keeps its database connections, so its backends live through the phas
 from __future__ import annotations
 
 import os
+from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -84,6 +85,29 @@ class Meter:
         after = self.snapshot()
         for key, start, end in (("server", before[0], after[0]), ("pg", before[1], after[1])):
             tally.ticks[key] += sum(ticks - start.get(pid, 0) for pid, ticks in end.items())
+        for pid, ticks in after[1].items():
+            tally.pg_by_role[_pg_role(pid)] += ticks - before[1].get(pid, 0)
+
+
+AUXILIARY = ("walwriter", "checkpointer", "background writer", "autovacuum", "logical replication", "archiver",
+             "walsender", "walreceiver", "startup", "wal summarizer")  # fmt: skip
+
+
+def _pg_role(pid: int) -> str:
+    """A PostgreSQL process's role from its title: "backend" for a client connection (the bench's
+    vacuum stand-in's too), else its name (walwriter, checkpointer, ...)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            title = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        return "gone"
+    if not title.startswith("postgres: "):
+        return "postmaster"
+    rest = title.removeprefix("postgres: ")
+    head, _, tail = rest.partition(": ")  # Debian's "15/main: walwriter" (cluster_name)
+    if tail and " " not in head:
+        rest = tail
+    return next((name for name in AUXILIARY if rest.startswith(name)), "backend")
 
 
 @dataclass
@@ -91,7 +115,12 @@ class Tally:
     """CPU ticks spent over one or more blocks of one phase."""
 
     ticks: dict[str, int] = field(default_factory=lambda: {"server": 0, "pg": 0})
+    pg_by_role: Counter = field(default_factory=Counter)  # the "pg" ticks by process role
 
     def per_call(self, calls: int) -> dict:
         n = max(1, calls)
-        return {f"{key}_cpu_us_per_call": round(1e6 * t / TICKS_PER_SECOND / n, 1) for key, t in self.ticks.items()}
+        out = {f"{key}_cpu_us_per_call": round(1e6 * t / TICKS_PER_SECOND / n, 1) for key, t in self.ticks.items()}
+        roles = {role: round(1e6 * t / TICKS_PER_SECOND / n, 1) for role, t in self.pg_by_role.most_common() if t}
+        if roles:
+            out["pg_cpu_us_per_call_by_role"] = roles
+        return out
