@@ -71,10 +71,12 @@ _AS_IS = (str, int, type(None))
 
 
 def _db_value(name: str, value):
-    """The column value: plain strings, integers and NULL as they are, the rest (a time, JSON, an
-    enum) as the model field prepares it."""
+    """The column value: plain strings, integers and NULL as they are, an integer enum (Code,
+    ReqType, Kind) as its integer, the rest (a time, JSON) as the model field prepares it."""
     if type(value) in _AS_IS:
         return value
+    if isinstance(value, int) and not isinstance(value, bool):  # what IntegerField.get_prep_value does
+        return int(value)
     return AuditEvent._meta.get_field(name).get_db_prep_save(value, connection)
 
 

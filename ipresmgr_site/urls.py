@@ -8,9 +8,9 @@ from contract.framework.views import v1_not_found
 from ipresmgr_site import pages
 
 urlpatterns = [
+    path("", include("contract.urls")),  # first: the CNI calls are most of the traffic
     path("", pages.home, name="home"),
     path("docs/<slug:name>.md", pages.doc, name="doc"),
-    path("", include("contract.urls")),
     path("", include("admission.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
