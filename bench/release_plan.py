@@ -29,6 +29,11 @@ def main() -> int:
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/ipresmgr_bench_plan")
     parser.add_argument("--sizes", type=lambda s: [int(x) for x in s.split(",")], default=[100, 2000, 10_000])
     parser.add_argument("--plans", action="store_true", help="print every plan, not only the figures")
+    parser.add_argument(
+        "--never-analyzed",
+        action="store_true",
+        help="start from tables never analyzed (autovacuum off, no ANALYZE since the install), not analyzed empty",
+    )
     args = parser.parse_args()
     from bench.database import recreate_database
 
@@ -43,7 +48,7 @@ def main() -> int:
 
     try:
         call_command("migrate", "--no-input", verbosity=0)
-        return explain_sizes(args.sizes, args.plans)
+        return explain_sizes(args.sizes, args.plans, never_analyzed=args.never_analyzed)
     finally:
         from django.db import connections
 
@@ -51,7 +56,7 @@ def main() -> int:
         recreate_database(args.database_url, drop_only=True)
 
 
-def explain_sizes(sizes: list[int], show_plans: bool) -> int:
+def explain_sizes(sizes: list[int], show_plans: bool, *, never_analyzed: bool = False) -> int:
     from django.db import connection
 
     from core.domain import Actor, CallContext, Workload
@@ -61,8 +66,10 @@ def explain_sizes(sizes: list[int], show_plans: bool) -> int:
 
     ctx = CallContext(actor=Actor(label="bench", is_operator=True), req_id="plan")
     subnet_create(ctx=ctx, net_regional_id="r", subnet_id="s", cidr="10.8.0.0/16", gateway="10.8.0.1")
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE")  # the statistics of a fresh install: every table (nearly) empty
+    if not never_analyzed:
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")  # the statistics of a fresh install: every table (nearly) empty
+    first_stats = "never analyzed" if never_analyzed else "stale"
     print("| bound in the pool | statement | statistics | plan | ms | shared buffers hit/read |")
     print("|---:|---|---|---|---:|---|")
     for size in sizes:
@@ -71,7 +78,7 @@ def explain_sizes(sizes: list[int], show_plans: bool) -> int:
         ips = [services.ip_require(ctx=ctx, workload=workload, pod_id=f"p{k}").ip for k in range(size)]
         release = capture(lambda w=workload, ip=ips[7]: services.ip_release(ctx=ctx, workload=w, pod_id="p7", ip=ip))
         require = capture(lambda w=workload: services.ip_require(ctx=ctx, workload=w, pod_id="p7"))
-        for stats in ("stale", "fresh"):
+        for stats in (first_stats, "fresh"):
             if stats == "fresh":
                 with connection.cursor() as cursor:
                     cursor.execute("ANALYZE")

@@ -53,7 +53,22 @@ def _release_in_one_statement(*, ctx, workload, pod_id, ip) -> list[str] | None:
     # A released pool keeps a freed address only within its grace (Pool.keeps_freed_address); with
     # no grace, never (not "released after now": a concurrent release may well be stamped later).
     grace_cutoff = now - timedelta(seconds=grace)
-    which = "a.ip = %s" if ip else "l.pod_id = %s"
+    # With an IP, the pod's leases are found from the address by its IP, in a CTE of their own:
+    # left to join the pool, the lease and the address freely, the planner of a table never
+    # analyzed (autovacuum off, or not yet run after a burst) walks every lease of the pool and
+    # filters on the IP, a cost that grows with the pool (bench/release_plan.py --never-analyzed).
+    # Without one, (pool, pod) is the unique key of a lease: one row whatever the statistics.
+    if ip:
+        # OFFSET 0 keeps the lateral lookup a lookup (by the lease's key) for each address of the IP,
+        # rather than a join the planner may turn into a scan of every lease.
+        leases_of = f"""leased AS MATERIALIZED (
+        SELECT l.* FROM {t["address"]} a
+        CROSS JOIN LATERAL (SELECT * FROM {t["lease"]} WHERE address_id = a.id OFFSET 0) l
+        WHERE a.ip = %s
+    ),"""
+        leases_from, which = "leased", "true"
+    else:
+        leases_of, leases_from, which = "", t["lease"], "l.pod_id = %s"
     event = audit_values(ctx, workload=workload, pod_id=pod_id, at=now)
     idle_audit, idle_params = audit_insert_sql(
         {**event, "msg": IDLE_MSG}, from_sql={"ip": "idled.ip", "subnet_id": "idled.subnet_id"}, source="idled"
@@ -62,12 +77,11 @@ def _release_in_one_statement(*, ctx, workload, pod_id, ip) -> list[str] | None:
         {**event, "ip": ip, "msg": NOTHING_BOUND_MSG}, from_sql={}, source="(SELECT 1) one"
     )
     sql = f"""
-    WITH found AS (
+    WITH {leases_of} found AS (
         SELECT l.address_id, l.pod_id, s.subnet_id,
                (p.state = %s AND p.reserved_count <= p.target)
                OR (p.state = %s AND %s AND p.released_at > %s) AS keeps
-        FROM {t["pool"]} p JOIN {t["lease"]} l ON l.pool_id = p.id
-        JOIN {t["address"]} a ON a.id = l.address_id JOIN {t["subnet"]} s ON s.id = p.subnet_id
+        FROM {t["pool"]} p JOIN {leases_from} l ON l.pool_id = p.id JOIN {t["subnet"]} s ON s.id = p.subnet_id
         WHERE {WORKLOAD_POOL_SQL} AND {which}
         FOR SHARE OF p
     ),
@@ -86,12 +100,13 @@ def _release_in_one_statement(*, ctx, workload, pod_id, ip) -> list[str] | None:
     SELECT (SELECT COUNT(*) FROM found), ip FROM (SELECT 1) one LEFT JOIN idled ON true
     """
     params = [
+        *([ip] if ip else []),
         PoolState.ACTIVE,
         PoolState.RELEASED,
         grace > 0,
         connection.ops.adapt_datetimefield_value(grace_cutoff),
         *workload_params(workload)[:4],
-        ip or pod_id,
+        *([] if ip else [pod_id]),
         pod_id,
         pod_id,
         connection.ops.adapt_datetimefield_value(now),
