@@ -66,9 +66,10 @@ def _release_in_one_statement(*, ctx, workload, pod_id, ip) -> list[str] | None:
         CROSS JOIN LATERAL (SELECT * FROM {t["lease"]} WHERE address_id = a.id OFFSET 0) l
         WHERE a.ip = %s
     ),"""
-        leases_from, which = "leased", "true"
+        leases_from, leases_params, pod_filter, pod_params = "leased", [ip], "", []
     else:
-        leases_of, leases_from, which = "", t["lease"], "l.pod_id = %s"
+        leases_of, leases_from, leases_params = "", t["lease"], []
+        pod_filter, pod_params = " AND l.pod_id = %s", [pod_id]
     event = audit_values(ctx, workload=workload, pod_id=pod_id, at=now)
     idle_audit, idle_params = audit_insert_sql(
         {**event, "msg": IDLE_MSG}, from_sql={"ip": "idled.ip", "subnet_id": "idled.subnet_id"}, source="idled"
@@ -82,7 +83,7 @@ def _release_in_one_statement(*, ctx, workload, pod_id, ip) -> list[str] | None:
                (p.state = %s AND p.reserved_count <= p.target)
                OR (p.state = %s AND %s AND p.released_at > %s) AS keeps
         FROM {t["pool"]} p JOIN {leases_from} l ON l.pool_id = p.id JOIN {t["subnet"]} s ON s.id = p.subnet_id
-        WHERE {WORKLOAD_POOL_SQL} AND {which}
+        WHERE {WORKLOAD_POOL_SQL}{pod_filter}
         FOR SHARE OF p
     ),
     ended AS (
@@ -100,13 +101,13 @@ def _release_in_one_statement(*, ctx, workload, pod_id, ip) -> list[str] | None:
     SELECT (SELECT COUNT(*) FROM found), ip FROM (SELECT 1) one LEFT JOIN idled ON true
     """
     params = [
-        *([ip] if ip else []),
+        *leases_params,
         PoolState.ACTIVE,
         PoolState.RELEASED,
         grace > 0,
         connection.ops.adapt_datetimefield_value(grace_cutoff),
         *workload_params(workload)[:4],
-        *([] if ip else [pod_id]),
+        *pod_params,
         pod_id,
         pod_id,
         connection.ops.adapt_datetimefield_value(now),
